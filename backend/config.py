@@ -1,0 +1,86 @@
+"""Configuration read from the environment, with embedded defaults for a fresh machine.
+
+Nothing set: SQLite in ``instance/`` and the in-process token store. ``DATABASE_URL`` and
+``REDIS_URL`` switch to PostgreSQL and Redis. Production requires its secrets to be given.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common ``postgresql://`` form."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    ENV_NAME = "development"
+    TESTING = False
+    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    DATA_ENCRYPTION_KEY: str | None = os.environ.get("DATA_ENCRYPTION_KEY")
+    SQLALCHEMY_DATABASE_URI: str | None = (
+        normalise_database_url(os.environ["DATABASE_URL"])
+        if os.environ.get("DATABASE_URL")
+        else None
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL: str | None = os.environ.get("REDIS_URL") or None
+    # How many worker processes serve this app; the in-process token store needs exactly one.
+    WORKERS = _int("WEB_CONCURRENCY", 1)
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
+    AUTH_TOKEN_TTL_S = _int("AUTH_TOKEN_TTL_S", 24 * 3600)
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+    WECHAT_APPID = os.environ.get("WECHAT_APPID", "wx-dev-appid")
+    WECHAT_SECRET = os.environ.get("WECHAT_SECRET", "wx-dev-secret")
+    WECHAT_API_BASE_URL = os.environ.get("WECHAT_API_BASE_URL", "https://api.weixin.qq.com/")
+    WECHAT_PUSH_TOKEN = os.environ.get("WECHAT_PUSH_TOKEN", "dev-push-token")
+    WECHAT_TIMEOUT_S = float(os.environ.get("WECHAT_TIMEOUT_S", 5))
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    WTF_CSRF_TIME_LIMIT = None
+    JSON_AS_ASCII = False
+    # Behind nginx: honour X-Forwarded-For/Proto/Host from one proxy hop.
+    TRUST_PROXY = os.environ.get("TRUST_PROXY", "0") == "1"
+    # Generated into instance/ on first development run when not given.
+    GENERATE_MISSING_SECRETS = True
+
+
+class DevelopmentConfig(Config):
+    pass
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    TRUST_PROXY = os.environ.get("TRUST_PROXY", "1") == "1"
+    GENERATE_MISSING_SECRETS = False
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
+    WORKERS = _int("WEB_CONCURRENCY", 2)
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    GENERATE_MISSING_SECRETS = False
+    SECRET_KEY = "test-secret-key"
+    DATA_ENCRYPTION_KEY = "dGVzdC1kYXRhLWVuY3J5cHRpb24ta2V5LTMyYnl0ZSE="  # 32 bytes, tests only
+    WECHAT_PUSH_TOKEN = "test-push-token"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    return CONFIGS[os.environ.get("APP_ENV", "development")]

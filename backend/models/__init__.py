@@ -1,0 +1,22 @@
+"""All models, imported here so metadata and migrations see every table."""
+
+from backend.models.accounts import ROLE_LABELS, CompanyRepresentative, Person, Role, User
+from backend.models.certificate_types import CertificateType
+from backend.models.organisations import Company, Department, VerifierOrganisation
+from notifications.models import Notification
+
+ROLE_LABELS_BY_VALUE = {role.value: label for role, label in ROLE_LABELS.items()}
+
+__all__ = [
+    "ROLE_LABELS",
+    "ROLE_LABELS_BY_VALUE",
+    "CertificateType",
+    "Company",
+    "CompanyRepresentative",
+    "Department",
+    "Notification",
+    "Person",
+    "Role",
+    "User",
+    "VerifierOrganisation",
+]

@@ -1,0 +1,33 @@
+"""Certificate types: what a department issues and the ordered field schema of each."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.extensions import db
+from backend.models.base import CreatedMixin
+from backend.models.organisations import Department
+
+FIELD_TYPES = ("text", "date", "enum", "number", "id_number", "credit_code")
+
+
+class CertificateType(CreatedMixin, db.Model):
+    """``fields`` is an ordered list of ``{name, type, required, max_length?, options?}``."""
+
+    __tablename__ = "certificate_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # licence | proof
+    holder_kind: Mapped[str] = mapped_column(String(16))  # person | company
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    validity_years: Mapped[int] = mapped_column(default=0)  # 0: no fixed validity
+    fields: Mapped[list] = mapped_column(JSON, default=list)
+    rank: Mapped[int | None] = mapped_column()  # among the most used types, 1 = most used
+
+    department: Mapped[Department] = relationship()
+
+    def field_names(self) -> list[str]:
+        return [f["name"] for f in self.fields]

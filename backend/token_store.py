@@ -1,0 +1,160 @@
+"""Short-lived secrets (login tokens, one-time code tokens) with a TTL.
+
+Two implementations behind one interface: Redis for production and tests, an in-process
+dictionary for the one-command embedded default (one worker only). Redemption is atomic
+and fails closed: when Redis is unreachable every call raises ``TokenStoreUnavailable``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+
+import redis
+
+from backend.errors import TokenStoreUnavailable
+
+# Key prefixes and TTLs, named once. Keys are "<prefix><token>".
+AUTH_TOKEN_PREFIX = "auth:token:"
+CODE_TOKEN_PREFIX = "code:token:"
+CODE_CURRENT_PREFIX = "code:current:"
+DEFAULT_CODE_TTL_S = 60
+MIN_CODE_TTL_S = 15
+MAX_CODE_TTL_S = 300
+
+
+class TokenStore(ABC):
+    """set with TTL, atomic get-and-delete (``take``), delete, health."""
+
+    kind: str
+
+    @abstractmethod
+    def set(self, key: str, value: str, ttl_s: int) -> None: ...
+
+    @abstractmethod
+    def get(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    def take(self, key: str) -> str | None:
+        """Return the value and delete the key in one step: of two callers one wins."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def ttl(self, key: str) -> int | None:
+        """Seconds left, or None when the key does not exist."""
+
+    @abstractmethod
+    def health(self) -> bool: ...
+
+
+class MemoryTokenStore(TokenStore):
+    """In-process store for development with a single worker; never shared between processes."""
+
+    kind = "memory"
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def _live(self, key: str) -> tuple[str, float] | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[1] <= time.monotonic():
+            del self._items[key]
+            return None
+        return item
+
+    def set(self, key: str, value: str, ttl_s: int) -> None:
+        with self._lock:
+            self._items[key] = (value, time.monotonic() + ttl_s)
+            if len(self._items) > 10_000:
+                self._purge()
+
+    def _purge(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (_, exp) in self._items.items() if exp <= now]:
+            del self._items[key]
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            item = self._live(key)
+            return item[0] if item else None
+
+    def take(self, key: str) -> str | None:
+        with self._lock:
+            item = self._live(key)
+            if item is None:
+                return None
+            del self._items[key]
+            return item[0]
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def ttl(self, key: str) -> int | None:
+        with self._lock:
+            item = self._live(key)
+            return None if item is None else max(0, int(item[1] - time.monotonic()))
+
+    def health(self) -> bool:
+        return True
+
+
+class RedisTokenStore(TokenStore):
+    """Redis store; ``take`` is GETDEL, atomic on the server."""
+
+    kind = "redis"
+
+    def __init__(self, url: str, *, timeout_s: float = 2.0) -> None:
+        self.url = url
+        self.client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            decode_responses=True,
+            health_check_interval=30,
+        )
+
+    def _call(self, fn, *args):
+        try:
+            return fn(*args)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise TokenStoreUnavailable() from exc
+
+    def set(self, key: str, value: str, ttl_s: int) -> None:
+        self._call(self.client.set, key, value, ttl_s)
+
+    def get(self, key: str) -> str | None:
+        return self._call(self.client.get, key)
+
+    def take(self, key: str) -> str | None:
+        return self._call(self.client.getdel, key)
+
+    def delete(self, key: str) -> None:
+        self._call(self.client.delete, key)
+
+    def ttl(self, key: str) -> int | None:
+        left = self._call(self.client.ttl, key)
+        return None if left is None or left < 0 else int(left)
+
+    def health(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except (redis.ConnectionError, redis.TimeoutError):
+            return False
+
+
+def build_token_store(redis_url: str | None) -> TokenStore:
+    return RedisTokenStore(redis_url) if redis_url else MemoryTokenStore()
+
+
+def get_token_store() -> TokenStore:
+    """The app's token store (``app.extensions['token_store']``)."""
+    from flask import current_app
+
+    return current_app.extensions["token_store"]
