@@ -9,6 +9,10 @@ from backend.errors import AppError
 
 
 def register_cli(app: Flask) -> None:
+    from backend import cli_codes
+
+    cli_codes.register(app)
+
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
         """Create departments, certificate types and demo data (idempotent; not for production)."""

@@ -19,9 +19,18 @@ from backend.errors import TokenStoreUnavailable
 AUTH_TOKEN_PREFIX = "auth:token:"
 CODE_TOKEN_PREFIX = "code:token:"
 CODE_CURRENT_PREFIX = "code:current:"
+# What became of a code token (issued, used by whom, replaced): told apart from unknown ones.
+CODE_STATE_PREFIX = "code:state:"
 DEFAULT_CODE_TTL_S = 60
 MIN_CODE_TTL_S = 15
 MAX_CODE_TTL_S = 300
+# The live key outlives the code's own expiry by this much; expiry is decided by the code's
+# recorded time, so a scan just after expiry says "expired", not "unknown".
+CODE_EXPIRY_SLACK_S = 5
+# How long a used, expired or replaced code is remembered as such.
+CODE_TOMBSTONE_TTL_S = 600
+# Rate-limit counters (kept by the ``limits`` library under this prefix).
+RATE_LIMIT_PREFIX = "ratelimit"
 
 
 class TokenStore(ABC):
@@ -38,6 +47,14 @@ class TokenStore(ABC):
     @abstractmethod
     def take(self, key: str) -> str | None:
         """Return the value and delete the key in one step: of two callers one wins."""
+
+    @abstractmethod
+    def swap(self, key: str, value: str, ttl_s: int) -> str | None:
+        """Set the key and return its previous value in one step (None when it had none)."""
+
+    @abstractmethod
+    def set_many(self, items: list[tuple[str, str, int]]) -> None:
+        """Set several ``(key, value, ttl_s)`` at once: all of them or none."""
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
@@ -92,6 +109,18 @@ class MemoryTokenStore(TokenStore):
             del self._items[key]
             return item[0]
 
+    def swap(self, key: str, value: str, ttl_s: int) -> str | None:
+        with self._lock:
+            item = self._live(key)
+            self._items[key] = (value, time.monotonic() + ttl_s)
+            return item[0] if item else None
+
+    def set_many(self, items: list[tuple[str, str, int]]) -> None:
+        with self._lock:
+            now = time.monotonic()
+            for key, value, ttl_s in items:
+                self._items[key] = (value, now + ttl_s)
+
     def delete(self, key: str) -> None:
         with self._lock:
             self._items.pop(key, None)
@@ -134,6 +163,18 @@ class RedisTokenStore(TokenStore):
 
     def take(self, key: str) -> str | None:
         return self._call(self.client.getdel, key)
+
+    def swap(self, key: str, value: str, ttl_s: int) -> str | None:
+        return self._call(lambda: self.client.set(key, value, ex=ttl_s, get=True))
+
+    def set_many(self, items: list[tuple[str, str, int]]) -> None:
+        def run():
+            pipe = self.client.pipeline(transaction=True)
+            for key, value, ttl_s in items:
+                pipe.set(key, value, ex=ttl_s)
+            pipe.execute()
+
+        self._call(run)
 
     def delete(self, key: str) -> None:
         self._call(self.client.delete, key)

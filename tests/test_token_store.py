@@ -79,3 +79,24 @@ def test_an_unreachable_redis_fails_closed():
         store.take("anything")
     with pytest.raises(TokenStoreUnavailable):
         store.set("anything", "x", 10)
+
+
+def test_swap_sets_the_new_value_and_returns_the_old_one(store):
+    assert store.swap("s1", "first", 30) is None
+    assert store.swap("s1", "second", 30) == "first"
+    assert store.get("s1") == "second"
+    assert 0 < store.ttl("s1") <= 30
+
+
+def test_set_many_sets_every_key_with_its_own_ttl(store):
+    store.set_many([("m1", "a", 30), ("m2", "b", 100)])
+    assert (store.get("m1"), store.get("m2")) == ("a", "b")
+    assert store.ttl("m1") <= 30 < store.ttl("m2") <= 100
+
+
+def test_an_unreachable_redis_fails_closed_for_swap_and_set_many():
+    store = RedisTokenStore("redis://127.0.0.1:1/0", timeout_s=0.2)
+    with pytest.raises(TokenStoreUnavailable):
+        store.swap("anything", "x", 10)
+    with pytest.raises(TokenStoreUnavailable):
+        store.set_many([("anything", "x", 10)])

@@ -3,6 +3,7 @@
 from backend.models.accounts import ROLE_LABELS, CompanyRepresentative, Person, Role, User
 from backend.models.certificate_types import CertificateType
 from backend.models.certificates import Certificate, CertificateSeal, SerialCounter
+from backend.models.codes import UsageRecord
 from backend.models.organisations import Company, Department, VerifierOrganisation
 from backend.models.seals import SealKey
 from notifications.models import Notification
@@ -23,6 +24,7 @@ __all__ = [
     "Role",
     "SealKey",
     "SerialCounter",
+    "UsageRecord",
     "User",
     "VerifierOrganisation",
 ]

@@ -1,0 +1,223 @@
+"""Scanning a holder's code: consume it, disclose only what the verifier may see, record it.
+
+Order matters for "nothing half-written": the code is consumed first (Redis), the usage
+records and the holder's notification are written in one transaction, and the code's
+"used" state is written to Redis before that transaction commits, so a token store that
+fails at any point leaves no usage record behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from backend import clock
+from backend.errors import Forbidden
+from backend.extensions import db
+from backend.models import Certificate, Department, UsageRecord, User, VerifierOrganisation
+from backend.security.crypto import mask_id_number
+from backend.services import codes, rate_limits, seals
+from backend.services.certificate_store import (
+    certificate_fields,
+    effective_status,
+    verify_certificate,
+)
+from backend.services.tx import transactional
+from notifications.service import notify
+
+NOTIFICATION_CATEGORY = "certificate_used"
+USAGE_RECORDS_LINK = "/usage-records"
+
+
+class OutOfScope(Forbidden):
+    code = "out_of_scope"
+    message = "本单位无权查看该证照,本次查验已记录"
+
+
+@dataclass
+class ScanOutcome:
+    scan_id: str
+    scanned_at: str
+    purpose: str
+    organisation: str
+    certificates: list[dict[str, Any]] = field(default_factory=list)
+    withheld: int = 0  # certificates the organisation may not see (not described)
+
+    @property
+    def valid(self) -> bool:
+        return bool(self.certificates) and all(c["result"] == "ok" for c in self.certificates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scan_id": self.scan_id,
+            "scanned_at": self.scanned_at,
+            "purpose": self.purpose,
+            "organisation": self.organisation,
+            "valid": self.valid,
+            "certificates": self.certificates,
+            "withheld": self.withheld,
+        }
+
+
+def allowed_fields(scope: dict | None, certificate: Certificate) -> list[str] | None:
+    """Field names this scope discloses for the certificate's type, in the type's order,
+    or None when the type is out of scope."""
+    cert_type = certificate.type
+    if not scope or cert_type.code not in scope:
+        return None
+    granted = scope[cert_type.code]
+    names = cert_type.field_names()
+    if granted is None:
+        return names
+    wanted = set(granted)
+    return [n for n in names if n in wanted]
+
+
+def _disclose(scope: dict, certificate: Certificate, names: list[str]) -> dict[str, Any]:
+    """The allowed fields' values. ID numbers are shown in full only when the scope names
+    the field itself; "all fields" (null) shows them masked."""
+    values = certificate_fields(certificate)
+    explicit = scope[certificate.type.code] is not None
+    id_fields = {f["name"] for f in certificate.type.fields if f.get("type") == "id_number"}
+    out: dict[str, Any] = {}
+    for name in names:
+        if name not in values:
+            continue
+        value = values[name]
+        if name in id_fields and not explicit and isinstance(value, str):
+            value = mask_id_number(value)
+        out[name] = value
+    return out
+
+
+def _present(
+    certificate: Certificate, department: Department, status: str, seal_ok: bool, reason: str
+) -> dict[str, Any]:
+    return {
+        "id": certificate.id,
+        "type": {"code": certificate.type.code, "name": certificate.type.name},
+        "serial": certificate.serial,
+        "issuer": {"code": department.code, "name": department.name},
+        "issued_on": certificate.issued_on.isoformat(),
+        "expires_on": certificate.expires_on.isoformat() if certificate.expires_on else None,
+        "status": status,
+        "seal": {"valid": seal_ok, "reason": reason},
+    }
+
+
+def _load(certificate_ids: list[int]) -> list[tuple[Certificate, Department]]:
+    """The certificates with their type, issuer and seals, in one query."""
+    rows = db.session.execute(
+        select(Certificate, Department)
+        .join(Department, Department.id == Certificate.department_id)
+        .options(joinedload(Certificate.type), joinedload(Certificate.seals))
+        .where(Certificate.id.in_(certificate_ids))
+        .order_by(Certificate.id)
+    ).unique()
+    return [(row[0], row[1]) for row in rows]
+
+
+@transactional
+def _record(
+    member: User,
+    organisation: VerifierOrganisation,
+    token: str,
+    record: codes.CodeRecord,
+    purpose: str,
+) -> ScanOutcome:
+    now = clock.now()
+    outcome = ScanOutcome(
+        scan_id=uuid.uuid4().hex,
+        scanned_at=clock.to_local(now) or "",
+        purpose=purpose,
+        organisation=organisation.name,
+    )
+    scope = organisation.scope or {}
+    loaded = _load(record.certificate_ids)
+    in_scope = [(c, d, allowed_fields(scope, c)) for c, d in loaded]
+    key_ids = {s.key_id for c, _, names in in_scope if names is not None for s in c.seals}
+    keys = seals.load_keys(key_ids)
+    rows: list[UsageRecord] = []
+    seen, refused = [], []
+    for certificate, department, names in in_scope:
+        disclosed: list[str] = []
+        if names is None:
+            result = "out_of_scope"
+            outcome.withheld += 1
+            refused.append(certificate.type.name)
+        else:
+            check = verify_certificate(certificate, keys=keys)
+            status = effective_status(certificate)
+            item = _present(certificate, department, status, check.ok, check.reason)
+            if not check.ok:
+                result = "seal_invalid"
+            elif status != "valid":
+                result = status
+            else:
+                result = "ok"
+                item["fields"] = _disclose(scope, certificate, names)
+                disclosed = list(item["fields"])
+            item["result"] = result
+            outcome.certificates.append(item)
+            seen.append(certificate.type.name)
+        rows.append(
+            UsageRecord(
+                scan_id=outcome.scan_id,
+                code_ref=codes.code_ref(token),
+                organisation_id=organisation.id,
+                member_id=member.id,
+                shown_by_id=record.holder_user_id,
+                certificate_id=certificate.id,
+                holder_person_id=certificate.holder_person_id,
+                holder_company_id=certificate.holder_company_id,
+                type_id=certificate.type_id,
+                department_id=certificate.department_id,
+                fields_disclosed=disclosed,
+                purpose=purpose,
+                result=result,
+                scanned_at=now,
+            )
+        )
+    db.session.add_all(rows)
+    _notify_holder(record.holder_user_id, organisation.name, purpose, seen, refused)
+    summary = "ok" if outcome.valid else ("out_of_scope" if not seen else "invalid")
+    # Before the commit: if Redis fails here, the transaction rolls back.
+    codes.mark_used(token, record, organisation.name, summary)
+    return outcome
+
+
+def _notify_holder(
+    holder_user_id: int, organisation: str, purpose: str, seen: list[str], refused: list[str]
+) -> None:
+    if seen:
+        body = f"{organisation}因“{purpose}”查验了您的{'、'.join(seen)}。"
+        if refused:
+            body += f"{'、'.join(refused)}超出其授权范围,未予提供。"
+        title = "您的证照已被查验"
+    else:
+        body = (
+            f"{organisation}因“{purpose}”尝试查验您的{'、'.join(refused)},"
+            "超出其授权范围,未获取任何信息。"
+        )
+        title = "有单位尝试查验您的证照"
+    notify(
+        holder_user_id, NOTIFICATION_CATEGORY, title, body + "如有异议请举报。", USAGE_RECORDS_LINK
+    )
+
+
+def scan_code(member: User, qr_content: str, purpose: str) -> dict[str, Any]:
+    """Consume a code and return the verified, in-scope certificate fields."""
+    rate_limits.hit(rate_limits.SCANS, f"member:{member.id}")
+    organisation = member.verifier_organisation
+    if organisation is None:
+        raise Forbidden("账号未关联用证单位", code="no_verifier_organisation")
+    token = codes.parse_qr_content(qr_content)
+    record = codes.redeem(token)
+    outcome = _record(member, organisation, token, record, purpose.strip())
+    if not outcome.certificates:
+        raise OutOfScope()
+    return outcome.to_dict()
