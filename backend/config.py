@@ -82,6 +82,7 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret-key"
     DATA_ENCRYPTION_KEY = "dGVzdC1kYXRhLWVuY3J5cHRpb24ta2V5LTMyYnl0ZSE="  # 32 bytes, tests only
     WECHAT_PUSH_TOKEN = "test-push-token"
+    SCOPE_CACHE_TTL_S = 0  # tables are emptied between tests and ids reused
 
 
 CONFIGS = {

@@ -19,8 +19,10 @@ from backend.errors import TokenStoreUnavailable
 AUTH_TOKEN_PREFIX = "auth:token:"
 CODE_TOKEN_PREFIX = "code:token:"
 CODE_CURRENT_PREFIX = "code:current:"
-# What became of a code token (issued, used by whom, replaced): told apart from unknown ones.
+# Who a code token was issued to and until when, kept after it expires, so an expired code is
+# told apart from an unknown one; and what became of it (used by whom, replaced).
 CODE_STATE_PREFIX = "code:state:"
+CODE_OUTCOME_PREFIX = "code:outcome:"
 DEFAULT_CODE_TTL_S = 60
 MIN_CODE_TTL_S = 15
 MAX_CODE_TTL_S = 300
@@ -49,12 +51,16 @@ class TokenStore(ABC):
         """Return the value and delete the key in one step: of two callers one wins."""
 
     @abstractmethod
-    def swap(self, key: str, value: str, ttl_s: int) -> str | None:
-        """Set the key and return its previous value in one step (None when it had none)."""
+    def take_and_set(self, key: str, then_key: str, then_value: str, then_ttl_s: int) -> str | None:
+        """``take(key)`` and, only if it held a value, set ``then_key``: one atomic step.
+
+        Records what happened to a one-time token in the same step that consumes it.
+        """
 
     @abstractmethod
-    def set_many(self, items: list[tuple[str, str, int]]) -> None:
-        """Set several ``(key, value, ttl_s)`` at once: all of them or none."""
+    def set_many(self, items: list[tuple[str, str, int]]) -> list[str | None]:
+        """Set several ``(key, value, ttl_s)`` at once (all or none, one round trip);
+        returns each key's previous value."""
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
@@ -109,17 +115,23 @@ class MemoryTokenStore(TokenStore):
             del self._items[key]
             return item[0]
 
-    def swap(self, key: str, value: str, ttl_s: int) -> str | None:
+    def take_and_set(self, key: str, then_key: str, then_value: str, then_ttl_s: int) -> str | None:
         with self._lock:
             item = self._live(key)
-            self._items[key] = (value, time.monotonic() + ttl_s)
-            return item[0] if item else None
+            if item is None:
+                return None
+            del self._items[key]
+            self._items[then_key] = (then_value, time.monotonic() + then_ttl_s)
+            return item[0]
 
-    def set_many(self, items: list[tuple[str, str, int]]) -> None:
+    def set_many(self, items: list[tuple[str, str, int]]) -> list[str | None]:
         with self._lock:
-            now = time.monotonic()
+            previous = []
             for key, value, ttl_s in items:
-                self._items[key] = (value, now + ttl_s)
+                item = self._live(key)
+                previous.append(item[0] if item else None)
+                self._items[key] = (value, time.monotonic() + ttl_s)
+            return previous
 
     def delete(self, key: str) -> None:
         with self._lock:
@@ -139,6 +151,13 @@ class RedisTokenStore(TokenStore):
 
     kind = "redis"
 
+    # GETDEL, then SET only when there was a value; Lua scripts run atomically in Redis.
+    TAKE_AND_SET = """
+local value = redis.call('GETDEL', KEYS[1])
+if value then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) end
+return value
+"""
+
     def __init__(self, url: str, *, timeout_s: float = 2.0) -> None:
         self.url = url
         self.client = redis.Redis.from_url(
@@ -148,6 +167,7 @@ class RedisTokenStore(TokenStore):
             decode_responses=True,
             health_check_interval=30,
         )
+        self._take_and_set = self.client.register_script(self.TAKE_AND_SET)
 
     def _call(self, fn, *args):
         try:
@@ -164,17 +184,17 @@ class RedisTokenStore(TokenStore):
     def take(self, key: str) -> str | None:
         return self._call(self.client.getdel, key)
 
-    def swap(self, key: str, value: str, ttl_s: int) -> str | None:
-        return self._call(lambda: self.client.set(key, value, ex=ttl_s, get=True))
+    def take_and_set(self, key: str, then_key: str, then_value: str, then_ttl_s: int) -> str | None:
+        return self._call(self._take_and_set, [key, then_key], [then_value, then_ttl_s])
 
-    def set_many(self, items: list[tuple[str, str, int]]) -> None:
+    def set_many(self, items: list[tuple[str, str, int]]) -> list[str | None]:
         def run():
             pipe = self.client.pipeline(transaction=True)
             for key, value, ttl_s in items:
-                pipe.set(key, value, ex=ttl_s)
-            pipe.execute()
+                pipe.set(key, value, ex=ttl_s, get=True)
+            return pipe.execute()
 
-        self._call(run)
+        return self._call(run)
 
     def delete(self, key: str) -> None:
         self._call(self.client.delete, key)

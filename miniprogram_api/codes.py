@@ -35,7 +35,6 @@ CODE_STATUS = {
         "expires_at": STRING,
         "scanned_at": STRING,
         "scanned_by": obj({"organisation": STRING}),
-        "result": {"enum": ["ok", "invalid", "out_of_scope"]},
     },
     "required": ["status"],
 }

@@ -1,12 +1,15 @@
 """Dynamic certificate codes: the one-time token a holder shows and a verifier scans.
 
-A code token is 128 random bits kept in the token store under two keys:
+A code token is 128 random bits kept in the token store under three keys:
 
 - ``code:token:<t>``: the live code (holder, certificate ids, creation and expiry time,
-  purpose). A scan takes it atomically (GETDEL): of two scans exactly one gets it.
-- ``code:state:<t>``: what became of it (issued, used by whom, replaced), kept
-  ``CODE_TOMBSTONE_TTL_S`` longer, so a scan of a used or expired code is told apart
-  from an unknown one, and the holder's phone can show "shown to ...".
+  purpose). A scan takes it atomically and, in the same step, writes its outcome: of two
+  scans exactly one gets it.
+- ``code:state:<t>``: holder and expiry, kept ``CODE_TOMBSTONE_TTL_S`` longer, so a scan
+  of an expired code is told apart from an unknown one.
+- ``code:outcome:<t>``: what became of it (used by which organisation and when, or
+  replaced by a newer code), so a reused code says so and the holder's phone can show
+  "shown to ...".
 
 Expiry is decided by the recorded expiry time against ``clock.now()`` (the live key
 outlives it by a few seconds), so "expired" never looks like "unknown".
@@ -37,6 +40,7 @@ from backend.services.certificate_store import effective_status
 from backend.token_store import (
     CODE_CURRENT_PREFIX,
     CODE_EXPIRY_SLACK_S,
+    CODE_OUTCOME_PREFIX,
     CODE_STATE_PREFIX,
     CODE_TOKEN_PREFIX,
     CODE_TOMBSTONE_TTL_S,
@@ -136,11 +140,17 @@ def parse_qr_content(content: str) -> str:
 
 def _check_own_valid_certificates(user: User, certificate_ids: list[int]) -> None:
     """Every certificate exists, belongs to the user (or a company they represent), is valid."""
-    certificates = {
-        c.id: c
-        for c in db.session.scalars(select(Certificate).where(Certificate.id.in_(certificate_ids)))
-    }
-    company_ids = {c.holder_company_id for c in certificates.values() if c.holder_company_id}
+    rows = db.session.execute(
+        select(
+            Certificate.id,
+            Certificate.holder_person_id,
+            Certificate.holder_company_id,
+            Certificate.status,
+            Certificate.expires_on,
+        ).where(Certificate.id.in_(certificate_ids))
+    ).all()
+    certificates = {row.id: row for row in rows}
+    company_ids = {row.holder_company_id for row in rows if row.holder_company_id}
     represented: set[int] = set()
     if company_ids:
         represented = set(
@@ -158,7 +168,7 @@ def _check_own_valid_certificates(user: User, certificate_ids: list[int]) -> Non
             or certificate.holder_company_id in represented
         ):
             raise NotFound("证照不存在", code="certificate_not_found", field="certificate_ids")
-        status = effective_status(certificate)
+        status = effective_status(certificate)  # reads .status and .expires_on of the row
         if status != "valid":
             raise UnprocessableEntity(
                 "所选证照已失效,不能出示",
@@ -180,16 +190,19 @@ def _code_ttl(ttl_s: int | None) -> int:
     return ttl
 
 
-def store_code(record: CodeRecord, ttl: int, token: str | None = None) -> str:
-    """Write a new live code and its state; returns the token."""
-    token = token or secrets.token_urlsafe(TOKEN_BYTES)
-    state = {"h": record.holder_user_id, "s": "issued", "e": record.expires_at}
-    get_token_store().set_many(
-        [
-            (CODE_TOKEN_PREFIX + token, record.dumps(), ttl + CODE_EXPIRY_SLACK_S),
-            (CODE_STATE_PREFIX + token, _dumps(state), ttl + CODE_TOMBSTONE_TTL_S),
-        ]
-    )
+def _code_items(token: str, record: CodeRecord, ttl: int) -> list[tuple[str, str, int]]:
+    """The live code and its state, as token store items."""
+    state = {"h": record.holder_user_id, "e": record.expires_at}
+    return [
+        (CODE_TOKEN_PREFIX + token, record.dumps(), ttl + CODE_EXPIRY_SLACK_S),
+        (CODE_STATE_PREFIX + token, _dumps(state), ttl + CODE_TOMBSTONE_TTL_S),
+    ]
+
+
+def store_code(record: CodeRecord, ttl: int) -> str:
+    """Write a new live code and its state, outside any "current code" (bench, seed)."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    get_token_store().set_many(_code_items(token, record, ttl))
     return token
 
 
@@ -216,13 +229,17 @@ def show_code(
     store = get_token_store()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     current_key = f"{CODE_CURRENT_PREFIX}{user.id}:{','.join(map(str, ids))}"
-    previous = store.swap(current_key, token, ttl + CODE_EXPIRY_SLACK_S)
-    store_code(record, ttl, token)
-    if previous and store.take(CODE_TOKEN_PREFIX + previous) is not None:
-        # Still unused: it is replaced. A used one keeps its "used" state.
-        store.set(
-            CODE_STATE_PREFIX + previous,
-            _dumps({"h": user.id, "s": "replaced"}),
+    # One round trip: point "current" at the new code (learning the previous one) and
+    # write the new code with its state.
+    previous = store.set_many(
+        [(current_key, token, ttl + CODE_EXPIRY_SLACK_S), *_code_items(token, record, ttl)]
+    )[0]
+    if previous:
+        # Still unused: it stops working and says it was replaced. A used one keeps its outcome.
+        store.take_and_set(
+            CODE_TOKEN_PREFIX + previous,
+            CODE_OUTCOME_PREFIX + previous,
+            _dumps({"s": "replaced"}),
             CODE_TOMBSTONE_TTL_S,
         )
     return {
@@ -237,39 +254,27 @@ def show_code(
 # --- redeeming (scans) -----------------------------------------------------------------------
 
 
-def redeem(token: str) -> CodeRecord:
-    """Consume a live code: one caller wins; the rest learn why they did not."""
+def redeem(token: str, organisation_name: str) -> CodeRecord:
+    """Consume a live code, recording who used it in the same step: one caller wins;
+    the rest learn why they did not."""
     store = get_token_store()
-    raw = store.take(CODE_TOKEN_PREFIX + token)
     now = _epoch_now()
+    outcome = _dumps({"s": "used", "by": organisation_name, "at": now})
+    raw = store.take_and_set(
+        CODE_TOKEN_PREFIX + token, CODE_OUTCOME_PREFIX + token, outcome, CODE_TOMBSTONE_TTL_S
+    )
     if raw is not None:
         record = CodeRecord.loads(raw)
         if now >= record.expires_at:
+            store.set(CODE_OUTCOME_PREFIX + token, _dumps({"s": "expired"}), CODE_TOMBSTONE_TTL_S)
             raise CodeExpired()
         return record
-    state_raw = store.get(CODE_STATE_PREFIX + token)
-    if state_raw is None:
+    previous = store.get(CODE_OUTCOME_PREFIX + token)
+    if previous is not None:
+        raise CodeUsed() if json.loads(previous)["s"] == "used" else CodeExpired()
+    if store.get(CODE_STATE_PREFIX + token) is None:
         raise CodeNotFound()
-    state = json.loads(state_raw)
-    if state["s"] == "used":
-        raise CodeUsed()
-    if state["s"] == "replaced" or now >= state["e"]:
-        raise CodeExpired()
-    # Issued, not expired, yet no longer live: a concurrent scan took it a moment ago.
-    raise CodeUsed()
-
-
-def mark_used(token: str, record: CodeRecord, organisation_name: str, result: str) -> None:
-    """Remember who scanned the code, for the holder's "shown to" confirmation."""
-    state = {
-        "h": record.holder_user_id,
-        "s": "used",
-        "e": record.expires_at,
-        "at": _epoch_now(),
-        "by": organisation_name,
-        "r": result,
-    }
-    get_token_store().set(CODE_STATE_PREFIX + token, _dumps(state), CODE_TOMBSTONE_TTL_S)
+    raise CodeExpired()  # issued here once, no longer live, never used
 
 
 # --- the holder's view of a code -------------------------------------------------------------
@@ -292,22 +297,22 @@ def code_status(user: User, token: str) -> dict[str, Any]:
     if record is not None:
         status = "waiting" if now < record.expires_at else "expired"
         return {"status": status, "expires_at": _iso(record.expires_at)}
-    state_raw = get_token_store().get(CODE_STATE_PREFIX + token) if TOKEN_RE.match(token) else None
+    store = get_token_store()
+    state_raw = store.get(CODE_STATE_PREFIX + token) if TOKEN_RE.match(token) else None
     state = json.loads(state_raw) if state_raw else None
     if state is None or state["h"] != user.id:
         raise CodeNotFound()
-    if state["s"] == "replaced":
-        return {"status": "replaced"}
-    body: dict[str, Any] = {"expires_at": _iso(state["e"])}
-    if state["s"] == "used":
+    body: dict[str, Any] = {"status": "expired", "expires_at": _iso(state["e"])}
+    outcome_raw = store.get(CODE_OUTCOME_PREFIX + token)
+    outcome = json.loads(outcome_raw) if outcome_raw else {"s": "expired"}
+    if outcome["s"] == "used":
         body.update(
             status="scanned",
-            scanned_at=_iso(state["at"]),
-            scanned_by={"organisation": state["by"]},
-            result=state["r"],
+            scanned_at=_iso(outcome["at"]),
+            scanned_by={"organisation": outcome["by"]},
         )
-    else:
-        body["status"] = "expired" if now >= state["e"] else "scanned"
+    elif outcome["s"] == "replaced":
+        body["status"] = "replaced"
     return body
 
 

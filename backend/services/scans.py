@@ -1,26 +1,37 @@
 """Scanning a holder's code: consume it, disclose only what the verifier may see, record it.
 
-Order matters for "nothing half-written": the code is consumed first (Redis), the usage
-records and the holder's notification are written in one transaction, and the code's
-"used" state is written to Redis before that transaction commits, so a token store that
-fails at any point leaves no usage record behind.
+Order matters for "nothing half-written": the code is consumed (and marked used by this
+organisation) in Redis first, then the usage records and the holder's notification are
+written in one transaction. A token store that is down fails the scan before anything is
+written; the database is only touched once the code is ours.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from cachetools import TTLCache
+from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from backend import clock
 from backend.errors import Forbidden
 from backend.extensions import db
-from backend.models import Certificate, Department, UsageRecord, User, VerifierOrganisation
+from backend.models import (
+    Certificate,
+    CertificateSeal,
+    Department,
+    SealKey,
+    UsageRecord,
+    User,
+    VerifierOrganisation,
+)
 from backend.security.crypto import mask_id_number
-from backend.services import codes, rate_limits, seals
+from backend.services import codes, rate_limits
 from backend.services.certificate_store import (
     certificate_fields,
     effective_status,
@@ -109,22 +120,60 @@ def _present(
     }
 
 
-def _load(certificate_ids: list[int]) -> list[tuple[Certificate, Department]]:
-    """The certificates with their type, issuer and seals, in one query."""
+def _load(certificate_ids: list[int]) -> tuple[list[tuple[Certificate, Department]], dict]:
+    """The certificates with type, issuer, seals and the seals' keys: one query."""
     rows = db.session.execute(
-        select(Certificate, Department)
+        select(Certificate, Department, SealKey)
         .join(Department, Department.id == Certificate.department_id)
-        .options(joinedload(Certificate.type), joinedload(Certificate.seals))
+        .outerjoin(Certificate.seals)
+        .outerjoin(SealKey, SealKey.key_id == CertificateSeal.key_id)
+        .options(contains_eager(Certificate.seals), joinedload(Certificate.type))
         .where(Certificate.id.in_(certificate_ids))
-        .order_by(Certificate.id)
+        .order_by(Certificate.id, CertificateSeal.id)
     ).unique()
-    return [(row[0], row[1]) for row in rows]
+    certificates: dict[int, tuple[Certificate, Department]] = {}
+    keys: dict[str, SealKey] = {}
+    for certificate, department, key in rows:
+        certificates.setdefault(certificate.id, (certificate, department))
+        if key is not None:
+            keys[key.key_id] = key
+    return list(certificates.values()), keys
+
+
+@dataclass(frozen=True)
+class OrganisationScope:
+    id: int
+    name: str
+    scope: dict
+
+
+_scope_lock = threading.Lock()
+
+
+def organisation_scope(organisation_id: int) -> OrganisationScope:
+    """The organisation's name and scope, served from this worker's memory for up to
+    ``SCOPE_CACHE_TTL_S`` seconds (0: always read), so a scan needs no query for it."""
+    ttl = current_app.config["SCOPE_CACHE_TTL_S"]
+    if ttl > 0:
+        cache = current_app.extensions.get("scope_cache")
+        if cache is None:
+            cache = current_app.extensions.setdefault("scope_cache", TTLCache(4096, ttl))
+        with _scope_lock:
+            found = cache.get(organisation_id)
+        if found is not None:
+            return found
+    organisation = db.session.get(VerifierOrganisation, organisation_id)
+    found = OrganisationScope(organisation.id, organisation.name, dict(organisation.scope or {}))
+    if ttl > 0:
+        with _scope_lock:
+            cache[organisation_id] = found
+    return found
 
 
 @transactional
 def _record(
     member: User,
-    organisation: VerifierOrganisation,
+    organisation: OrganisationScope,
     token: str,
     record: codes.CodeRecord,
     purpose: str,
@@ -136,11 +185,9 @@ def _record(
         purpose=purpose,
         organisation=organisation.name,
     )
-    scope = organisation.scope or {}
-    loaded = _load(record.certificate_ids)
+    scope = organisation.scope
+    loaded, keys = _load(record.certificate_ids)
     in_scope = [(c, d, allowed_fields(scope, c)) for c, d in loaded]
-    key_ids = {s.key_id for c, _, names in in_scope if names is not None for s in c.seals}
-    keys = seals.load_keys(key_ids)
     rows: list[UsageRecord] = []
     seen, refused = [], []
     for certificate, department, names in in_scope:
@@ -184,9 +231,6 @@ def _record(
         )
     db.session.add_all(rows)
     _notify_holder(record.holder_user_id, organisation.name, purpose, seen, refused)
-    summary = "ok" if outcome.valid else ("out_of_scope" if not seen else "invalid")
-    # Before the commit: if Redis fails here, the transaction rolls back.
-    codes.mark_used(token, record, organisation.name, summary)
     return outcome
 
 
@@ -212,11 +256,11 @@ def _notify_holder(
 def scan_code(member: User, qr_content: str, purpose: str) -> dict[str, Any]:
     """Consume a code and return the verified, in-scope certificate fields."""
     rate_limits.hit(rate_limits.SCANS, f"member:{member.id}")
-    organisation = member.verifier_organisation
-    if organisation is None:
+    if member.verifier_organisation_id is None:
         raise Forbidden("账号未关联用证单位", code="no_verifier_organisation")
     token = codes.parse_qr_content(qr_content)
-    record = codes.redeem(token)
+    organisation = organisation_scope(member.verifier_organisation_id)
+    record = codes.redeem(token, organisation.name)
     outcome = _record(member, organisation, token, record, purpose.strip())
     if not outcome.certificates:
         raise OutOfScope()
