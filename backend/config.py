@@ -47,6 +47,8 @@ class Config:
     RATE_LIMIT_OFFLINE_VERIFY = os.environ.get("RATE_LIMIT_OFFLINE_VERIFY", "120/minute")
     # How long a verifier organisation's scope may be served from a worker's memory.
     SCOPE_CACHE_TTL_S = _int("SCOPE_CACHE_TTL_S", 5)
+    # Scans commit without waiting for PostgreSQL's disk flush (see docs/codes.md).
+    SCAN_ASYNC_COMMIT = os.environ.get("SCAN_ASYNC_COMMIT", "1") == "1"
     WECHAT_APPID = os.environ.get("WECHAT_APPID", "wx-dev-appid")
     WECHAT_SECRET = os.environ.get("WECHAT_SECRET", "wx-dev-secret")
     WECHAT_API_BASE_URL = os.environ.get("WECHAT_API_BASE_URL", "https://api.weixin.qq.com/")
