@@ -16,8 +16,9 @@ What it does, in one run:
    Ed25519 verification in this process, and ``POST /offline-codes/verify`` over HTTP.
 
 Rate limits are raised for the run (a handful of bench accounts make all the requests);
-they are still checked, in Redis, on every request. Results: a Markdown table on stdout
-and bench/results-codes.json.
+they are still checked, in Redis, on every request. Results: a Markdown table on stdout,
+raw figures in the run's temporary folder. CPU per request is read from /proc for the
+gunicorn workers (and, less precisely on a shared machine, for postgres and redis).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def configure_environment(args: argparse.Namespace) -> dict[str, str]:
     return dict(os.environ)
 
 
-def wrk(args, lines_file: Path, duration: int) -> dict:
+def wrk(args, lines_file: Path, duration: int, master_pid: int | None = None) -> dict:
     command = [
         "wrk",
         f"-t{args.threads}",
@@ -94,13 +95,49 @@ def wrk(args, lines_file: Path, duration: int) -> dict:
         str(lines_file),
         str(args.threads),
     ]
+    before = cpu_snapshot(master_pid) if master_pid else None
+    with open("/proc/loadavg") as f:
+        load_before = f.read().split()[0]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     match = re.search(r"^WRK_JSON (.*)$", out, re.M)
     if not match:
         raise RuntimeError("wrk printed no summary:\n" + out)
     result = json.loads(match.group(1))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    with open("/proc/loadavg") as f:
+        result["load_1min"] = [float(load_before), float(f.read().split()[0])]
+    if before is not None:
+        after = cpu_snapshot(master_pid)
+        result["cpu_ms_per_request"] = {
+            k: (after[k] - before[k]) * 1000 / max(1, result["requests"]) for k in after
+        }
     return result
+
+
+def _cpu_seconds(pid: str) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(master_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the gunicorn workers, all postgres and redis processes.
+
+    The machine may be shared: postgres and redis figures include anyone else's load."""
+    workers = set(Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split())
+    totals = {"app": 0.0, "postgres": 0.0, "redis": 0.0}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            if pid in workers:
+                totals["app"] += _cpu_seconds(pid)
+            elif comm.startswith("postgres"):
+                totals["postgres"] += _cpu_seconds(pid)
+            elif comm.startswith("redis-server"):
+                totals["redis"] += _cpu_seconds(pid)
+        except OSError:  # a process that ended meanwhile
+            continue
+    return totals
 
 
 def worker_rss_kib(master_pid: int) -> dict[int, int]:
@@ -241,10 +278,12 @@ def main() -> None:
                 conn.close()
             results["rss_after_1000_kib"] = worker_rss_kib(gunicorn.pid)
 
-            results["hello"] = wrk(args, work / "hello.txt", args.duration)
-            results["codes"] = wrk(args, work / "codes.txt", args.duration)
+            master = gunicorn.pid
+            results["hello"] = wrk(args, work / "hello.txt", args.duration, master)
+            results["codes"] = wrk(args, work / "codes.txt", args.duration, master)
             budget = int(results["hello"]["rps"] * args.duration * 1.2) + 1000
-            results["scans"] = wrk(args, prepare_scans(budget, "scans.txt"), args.duration)
+            scans_file = prepare_scans(budget, "scans.txt")
+            results["scans"] = wrk(args, scans_file, args.duration, master)
             extra = []
             while (done := scans_done()) < args.total_scans:
                 rate = results["scans"]["rps"]
@@ -259,22 +298,31 @@ def main() -> None:
                 work / "offline.txt",
                 [("POST", "/api/mp/v1/offline-codes/verify", "", {"code": offline["code"]})] * 64,
             )
-            results["offline_http"] = wrk(args, work / "offline.txt", min(10, args.duration))
+            results["offline_http"] = wrk(
+                args, work / "offline.txt", min(10, args.duration), gunicorn.pid
+            )
             results["offline"] = offline
         finally:
             gunicorn.terminate()
             gunicorn.wait()
             log.close()
     report(results, args)
+    (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nraw results: {work / 'results.json'}")
 
 
 def report(r: dict, args) -> None:
     hello = r["hello"]["rps"]
 
+    hello_cpu = r["hello"]["cpu_ms_per_request"]["app"]
+
     def row(name, w, target=""):
+        cpu = w["cpu_ms_per_request"]
         return (
             f"| {name} | {w['rps']:.0f} | {w['p50_us'] / 1000:.1f} | {w['p99_us'] / 1000:.1f} "
-            f"| {w['rps'] / hello:.0%} | {target} | {w['non_2xx_3xx']} |"
+            f"| {w['rps'] / hello:.0%} | {target} | {w['non_2xx_3xx']} | {cpu['app']:.2f} "
+            f"| {hello_cpu / cpu['app']:.0%} | {cpu['postgres']:.2f} | {cpu['redis']:.2f} "
+            f"| {w['load_1min'][0]:.1f} |"
         )
 
     before, after = r["rss_after_1000_kib"], r["rss_after_all_kib"]
@@ -283,8 +331,9 @@ def report(r: dict, args) -> None:
         f"certificates in the database: {r['certificates']}; scans recorded: {r['scans_total']}",
         "",
         f"| endpoint ({args.connections} connections, {args.duration} s) | req/s | p50 ms "
-        "| p99 ms | of hello-world | target | non-2xx |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| p99 ms | of hello-world | target | non-2xx | app CPU ms/req | hello CPU / this "
+        "| postgres CPU ms/req | redis CPU ms/req | load (1 min) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         row("`GET /bench/hello` (baseline)", r["hello"]),
         row("`POST /codes`", r["codes"], ">= 40 %"),
         row("`POST /scans`", r["scans"], ">= 30 %, p99 < 40 ms"),
@@ -301,9 +350,7 @@ def report(r: dict, args) -> None:
         end = after.get(pid)
         growth = f"{(end - kib) / kib:+.1%}" if end else "worker replaced"
         lines.append(f"| {pid} | {kib} | {end} | {growth} |")
-    text = "\n".join(lines)
-    print(text)
-    (ROOT / "bench" / "results-codes.json").write_text(json.dumps(r, indent=2, default=str))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

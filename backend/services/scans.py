@@ -206,12 +206,14 @@ _LOAD = (
     .where(Certificate.id.in_(bindparam("ids", expanding=True)))
     .order_by(Certificate.id, CertificateSeal.id)
 )
-_INSERT_USAGE = insert(UsageRecord)
+_INSERT_USAGE = insert(UsageRecord.__table__)
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 
 
 def _load(certificate_ids: list[int]) -> tuple[list[CertificateView], dict[str, KeyView]]:
     """The certificates with type, issuer, seals and the seals' keys: one query."""
-    rows = db.session.execute(_LOAD, {"ids": list(certificate_ids)})
+    # On the session's connection (same transaction), without the ORM's result machinery.
+    rows = db.session.connection().execute(_LOAD, {"ids": list(certificate_ids)})
     certificates: dict[int, CertificateView] = {}
     keys: dict[str, KeyView] = {}
     for r in rows:
@@ -334,7 +336,7 @@ def _record(
             }
         )
     if rows:
-        db.session.execute(_INSERT_USAGE, rows)
+        db.session.connection().execute(_INSERT_USAGE, rows)
     _notify_holder(record.holder_user_id, organisation.name, purpose, seen, refused)
     return outcome
 
@@ -345,7 +347,7 @@ def _relax_commit_durability() -> None:
     the last fraction of a second of usage records (never corrupt anything); the
     commit itself, and what other transactions see, are unchanged."""
     if current_app.config["SCAN_ASYNC_COMMIT"] and db.engine.dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        db.session.connection().execute(_ASYNC_COMMIT)
 
 
 def _notify_holder(
