@@ -325,7 +325,7 @@ def qr_image(user: User, token: str, fmt: str) -> bytes:
 
 
 def render_qr(content: str, fmt: str) -> bytes:
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, box_size=8, border=4)
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, box_size=10, border=4)
     qr.add_data(content)
     qr.make(fit=True)
     out = io.BytesIO()
