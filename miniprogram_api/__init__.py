@@ -10,3 +10,5 @@ bp = Blueprint("mp", __name__, url_prefix="/api/mp/v1")
 
 # Route modules, one per domain. Each import registers its endpoints on ``bp``.
 from miniprogram_api import auth  # noqa: E402,F401
+from miniprogram_api import exemption_list as _exemption_list  # noqa: E402,F401
+from miniprogram_api import service_items as _service_items  # noqa: E402,F401

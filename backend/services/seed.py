@@ -25,6 +25,7 @@ from backend.models import (
 )
 from backend.security.checksums import make_credit_code, make_id_number
 from backend.services import accounts
+from backend.services.service_item_seed import seed_service_items
 from backend.services.tx import transactional
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seed_data"
@@ -165,6 +166,7 @@ SEED_STEPS: list[tuple[str, Callable[[], None]]] = [
     ("departments", seed_departments),
     ("certificate types", seed_certificate_types),
     ("demo accounts", seed_demo_accounts),
+    ("service items", seed_service_items),
 ]
 
 
