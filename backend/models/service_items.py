@@ -196,5 +196,6 @@ class ServiceItemEvent(db.Model):
     snapshot: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
 
+    item: Mapped[ServiceItem] = relationship()
     actor: Mapped[User | None] = relationship()
     batch: Mapped[PublicationBatch | None] = relationship()

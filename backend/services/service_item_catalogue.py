@@ -139,7 +139,7 @@ def _read_csv(raw: bytes) -> list[tuple[list[int], dict, list[dict]]]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _rejected("文件须为 UTF-8 编码的 CSV", "invalid_encoding") from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip() for h in next(reader, [])]
     except csv.Error as exc:

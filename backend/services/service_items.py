@@ -331,26 +331,17 @@ def apply_content(
     version.materials = materials
 
 
+def _version(item: ServiceItem, number: int | None) -> ServiceItemVersion | None:
+    # An item has a handful of versions; the relationship also sees ones not yet flushed.
+    return next((v for v in item.versions if v.number == number), None)
+
+
 def latest_version(item: ServiceItem) -> ServiceItemVersion:
-    return db.session.scalar(
-        select(ServiceItemVersion)
-        .where(
-            ServiceItemVersion.item_id == item.id,
-            ServiceItemVersion.number == item.latest_number,
-        )
-        .options(selectinload(ServiceItemVersion.materials))
-    )
+    return _version(item, item.latest_number)
 
 
 def public_version(item: ServiceItem) -> ServiceItemVersion | None:
-    if item.published_number is None:
-        return None
-    return db.session.scalar(
-        select(ServiceItemVersion).where(
-            ServiceItemVersion.item_id == item.id,
-            ServiceItemVersion.number == item.published_number,
-        )
-    )
+    return _version(item, item.published_number)
 
 
 # ---------------------------------------------------------------- guards and history
@@ -527,7 +518,7 @@ def start_revision(item: ServiceItem, actor: User | None) -> ServiceItemVersion:
     """Copy the published version into a new draft; the public keeps the published one."""
     source = latest_version(item)
     revision = ServiceItemVersion(
-        item_id=item.id,
+        item=item,
         number=item.latest_number + 1,
         state=ItemState.DRAFT,
         category=source.category,
