@@ -11,6 +11,7 @@ from typing import Any
 
 from backend.models import Role, User
 from backend.models.service_items import ExemptionBasis, ServiceItemVersion
+from backend.services import certificate_store
 
 HOLDER_ROLES = (Role.CITIZEN, Role.COMPANY_REPRESENTATIVE)
 EXEMPT = "exempt"
@@ -18,10 +19,9 @@ MUST_SUBMIT = "must_submit"
 
 
 def held_type_codes(user: User) -> set[str]:
-    """Type codes of the valid certificates the user and their companies hold."""
-    from backend.services.certificate_store import valid_certificate_type_codes
-
-    return set(valid_certificate_type_codes(user))
+    """Type codes of the valid certificates the user and their companies hold today."""
+    person_id, company_ids = certificate_store.holder_ids(user)
+    return certificate_store.held_valid_type_codes(person_id, company_ids)
 
 
 def _verdict(status: str, reason_code: str, reason: str) -> dict[str, str]:

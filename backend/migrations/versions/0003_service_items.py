@@ -1,8 +1,8 @@
 """service items
 
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-26 12:53:11.569237
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-26 13:05:36.882751
 
 """
 from alembic import op
@@ -11,8 +11,8 @@ import backend.models.base  # noqa: F401  (UTCDateTime)
 
 
 # revision identifiers, used by Alembic.
-revision = '0002'
-down_revision = '0001'
+revision = '0003'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
