@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend import clock
@@ -123,11 +124,17 @@ class ServiceItemVersion(CreatedMixin, db.Model):
     __tablename__ = "service_item_versions"
     __table_args__ = (
         UniqueConstraint("item_id", "number"),
-        Index("ix_service_item_versions_public_item", "is_public", "item_id"),
+        # The public list's order (department, item) straight from the versions table.
+        Index("ix_service_item_versions_public_order", "is_public", "department_id", "item_id"),
+        # Text search on PostgreSQL: the bigrams of the search text as a GIN-indexed
+        # tsvector (see backend.services.exemption_list); SQLite scans ``search_text``.
+        Index("ix_service_item_versions_search_terms", "search_terms", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("service_items.id"), index=True)
+    # The item's department, copied so the public list is one table: filter, order, count.
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     number: Mapped[int] = mapped_column()
     state: Mapped[str] = mapped_column(String(16), default=ItemState.DRAFT)
     # True for the one version of an item the public sees.
@@ -137,7 +144,10 @@ class ServiceItemVersion(CreatedMixin, db.Model):
     sub_item: Mapped[str] = mapped_column(String(200))
     handling_item: Mapped[str] = mapped_column(String(200))
     # Lower-cased names of the item, its materials and department, for text search.
-    search_text: Mapped[str] = mapped_column(Text, default="")
+    search_text: Mapped[str] = mapped_column(Text, default="", deferred=True)
+    search_terms: Mapped[str] = mapped_column(
+        Text().with_variant(TSVECTOR(), "postgresql"), default="", deferred=True
+    )
     return_reason: Mapped[str | None] = mapped_column(Text)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("publication_batches.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

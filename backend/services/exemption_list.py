@@ -11,8 +11,9 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import cast, func, select, tuple_
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.orm import joinedload, selectinload
 
 from backend.errors import NotFound, UnprocessableEntity
 from backend.extensions import db
@@ -27,9 +28,10 @@ from backend.models.service_items import (
     ServiceItemVersion,
 )
 from backend.services.applicant_exemptions import exemptions_for
-from backend.services.service_items import Page, paginate
+from backend.services.service_items import Page, paginate, search_query_for
 
 SHARING_TARGET_PERCENT = 30
+CSV_CHUNK = 500  # items per query while streaming the CSV
 CSV_HEADER = [
     "序号",
     "实施部门",
@@ -57,45 +59,89 @@ def _department_by_code(code: str) -> Department:
     return department
 
 
-def _public_statement(filters: dict[str, Any]):
-    """Published versions matching the filters, in list order, with what presenting needs.
+def _display(stmt):
+    """Load what presenting a version needs, in a fixed number of queries."""
+    return stmt.options(
+        joinedload(ServiceItemVersion.item).joinedload(ServiceItem.department),
+        joinedload(ServiceItemVersion.batch),
+        selectinload(ServiceItemVersion.materials).joinedload(Material.certificate_type),
+    )
+
+
+def _public_statement(filters: dict[str, Any], department: Department | None = None):
+    """Published versions matching the filters, in list order.
 
     An unknown ``department`` code is 422 ``unknown_department``, not an empty list.
+    Text search is a substring match on ``search_text``; on PostgreSQL the GIN-indexed
+    bigrams narrow the rows first, and for a two-character word they are the whole match.
     """
     stmt = (
         select(ServiceItemVersion)
-        .join(ServiceItem, ServiceItem.id == ServiceItemVersion.item_id)
         .where(ServiceItemVersion.is_public.is_(True))
-        .order_by(ServiceItem.department_id, ServiceItem.id)
-        .options(
-            selectinload(ServiceItemVersion.item).selectinload(ServiceItem.department),
-            selectinload(ServiceItemVersion.batch),
-            selectinload(ServiceItemVersion.materials).selectinload(Material.certificate_type),
-        )
+        .order_by(ServiceItemVersion.department_id, ServiceItemVersion.item_id)
     )
     if filters.get("department"):
-        department = _department_by_code(filters["department"])
-        stmt = stmt.where(ServiceItem.department_id == department.id)
+        department = department or _department_by_code(filters["department"])
+        stmt = stmt.where(ServiceItemVersion.department_id == department.id)
     if filters.get("category"):
         stmt = stmt.where(ServiceItemVersion.category == filters["category"])
     if filters.get("batch"):
         stmt = stmt.join(PublicationBatch, PublicationBatch.id == ServiceItemVersion.batch_id)
         stmt = stmt.where(PublicationBatch.number == filters["batch"])
     text = (filters.get("q") or "").strip().lower()
-    if text:
+    if not text:
+        return stmt
+    tsquery = search_query_for(text)
+    if tsquery is None or not _on_postgresql():
+        return stmt.where(ServiceItemVersion.search_text.contains(text, autoescape=True))
+    stmt = stmt.where(ServiceItemVersion.search_terms.op("@@")(cast(tsquery, TSQUERY)))
+    if len(text) > 2 or " " in text:
         stmt = stmt.where(ServiceItemVersion.search_text.contains(text, autoescape=True))
     return stmt
 
 
+def _on_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 def search(filters: dict[str, Any]) -> tuple[Page, Department | None]:
     """One page of the public list (city-wide, or one department's with ``department``)."""
-    stmt = _public_statement(filters)
-    department = None
-    if filters.get("department"):
-        department = db.session.scalar(
-            select(Department).where(Department.code == filters["department"])
-        )
-    return paginate(stmt, filters.get("page", 1), filters.get("per_page", 20)), department
+    department = _department_by_code(filters["department"]) if filters.get("department") else None
+    stmt = _public_statement(filters, department)
+    return _page(stmt, filters.get("page", 1), filters.get("per_page", 20)), department
+
+
+def _page(stmt, page: int, per_page: int) -> Page:
+    """One page and the total in one pass over the matches (``count(*) OVER ()``).
+
+    Counting must visit every match anyway, so the page rides on the same pass over the
+    narrow (id, department, item) rows, and the page's versions are then loaded by id. On
+    PostgreSQL the matches are a MATERIALIZED CTE: planned without the LIMIT, a selective
+    search uses the GIN index instead of walking the list order hoping to stop early.
+    Past the last page the window has no row to ride on; only then is the total counted
+    on its own.
+    """
+    keys = stmt.with_only_columns(
+        ServiceItemVersion.id, ServiceItemVersion.department_id, ServiceItemVersion.item_id
+    ).order_by(None)
+    matches = keys.cte("matches")
+    if _on_postgresql():
+        matches = matches.prefix_with("MATERIALIZED")
+    rows = db.session.execute(
+        select(matches.c.id, func.count().over())
+        .order_by(matches.c.department_id, matches.c.item_id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    if not rows:
+        total = 0 if page == 1 else paginate(stmt, page, per_page).total
+        return Page([], total, page, per_page)
+    ids = [version_id for version_id, _ in rows]
+    loaded = db.session.scalars(
+        _display(select(ServiceItemVersion).where(ServiceItemVersion.id.in_(ids)))
+    )
+    by_id = {v.id: v for v in loaded}
+    return Page([by_id[i] for i in ids], rows[0][1], page, per_page)
 
 
 def _cell(value: Any) -> str:
@@ -105,52 +151,68 @@ def _cell(value: Any) -> str:
 
 
 def csv_chunks(filters: dict[str, Any]) -> Iterator[str]:
-    """The filtered list as CSV text, one row per material, starting with a UTF-8 BOM."""
-    stmt = _public_statement(filters).execution_options(yield_per=500)
+    """The filtered list as CSV text, one row per material, starting with a UTF-8 BOM.
+
+    Bad filters raise here, before streaming starts. Rows are read in keyset-paged chunks,
+    each its own short query, so no cursor has to outlive the request's transaction.
+    """
+    return _csv_stream(_public_statement(filters))
+
+
+def _csv_stream(stmt) -> Iterator[str]:
+    stmt = _display(stmt)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(CSV_HEADER)
     n = 0
-    for version in db.session.scalars(stmt):
-        item = version.item
-        for material in version.materials:
-            n += 1
-            writer.writerow(
-                [
-                    n,
-                    item.department.name,
-                    version.category,
-                    _cell(version.main_item),
-                    _cell(version.sub_item),
-                    _cell(version.handling_item),
-                    _cell(material.name),
-                    _cell(material.issuing_department_name),
-                    material.certificate_type.name if material.certificate_type else "",
-                    _cell(";".join(material.certificate_fields or [])),
-                    EXEMPTION_LABELS[material.exemption_basis],
-                    "是" if material.required else "否",
-                    _cell(material.notes),
-                    f"第{version.batch.number}批" if version.batch else "",
-                    item.id,
-                ]
-            )
-        if buffer.tell() > 64 * 1024:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+    after: tuple[int, int] | None = None
+    while True:
+        chunk = stmt.limit(CSV_CHUNK)
+        if after is not None:
+            key = tuple_(ServiceItemVersion.department_id, ServiceItemVersion.item_id)
+            chunk = chunk.where(key > after)
+        versions = list(db.session.scalars(chunk))
+        if not versions:
+            break
+        for version in versions:
+            item = version.item
+            for material in version.materials:
+                n += 1
+                writer.writerow(_csv_row(n, item, version, material))
+        after = (versions[-1].department_id, versions[-1].item_id)
+        db.session.expunge_all()  # read-only: keep memory flat over a city-wide export
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
     yield buffer.getvalue()
+
+
+def _csv_row(n: int, item: ServiceItem, version: ServiceItemVersion, material: Material) -> list:
+    return [
+        n,
+        item.department.name,
+        version.category,
+        _cell(version.main_item),
+        _cell(version.sub_item),
+        _cell(version.handling_item),
+        _cell(material.name),
+        _cell(material.issuing_department_name),
+        material.certificate_type.name if material.certificate_type else "",
+        _cell(";".join(material.certificate_fields or [])),
+        EXEMPTION_LABELS[material.exemption_basis],
+        "是" if material.required else "否",
+        _cell(material.notes),
+        f"第{version.batch.number}批" if version.batch else "",
+        item.id,
+    ]
 
 
 def public_item(item_id: int) -> ServiceItemVersion:
     """The published version of an item, or 404 (never a draft)."""
     version = db.session.scalar(
-        select(ServiceItemVersion)
-        .where(ServiceItemVersion.item_id == item_id, ServiceItemVersion.is_public.is_(True))
-        .options(
-            selectinload(ServiceItemVersion.item).selectinload(ServiceItem.department),
-            selectinload(ServiceItemVersion.batch),
-            selectinload(ServiceItemVersion.materials).selectinload(Material.certificate_type),
+        _display(select(ServiceItemVersion)).where(
+            ServiceItemVersion.item_id == item_id, ServiceItemVersion.is_public.is_(True)
         )
     )
     if version is None:
@@ -179,19 +241,16 @@ def _figures(counts: dict[str | None, int], items: int) -> dict[str, Any]:
 def sharing_rate() -> dict[str, Any]:
     """Exempt materials (certificate or verification request) over all published materials."""
     material_rows = db.session.execute(
-        select(ServiceItem.department_id, Material.exemption_basis, func.count())
+        select(ServiceItemVersion.department_id, Material.exemption_basis, func.count())
         .select_from(Material)
         .join(ServiceItemVersion, ServiceItemVersion.id == Material.version_id)
-        .join(ServiceItem, ServiceItem.id == ServiceItemVersion.item_id)
         .where(ServiceItemVersion.is_public.is_(True))
-        .group_by(ServiceItem.department_id, Material.exemption_basis)
+        .group_by(ServiceItemVersion.department_id, Material.exemption_basis)
     )
     item_rows = db.session.execute(
-        select(ServiceItem.department_id, func.count())
-        .select_from(ServiceItemVersion)
-        .join(ServiceItem, ServiceItem.id == ServiceItemVersion.item_id)
+        select(ServiceItemVersion.department_id, func.count())
         .where(ServiceItemVersion.is_public.is_(True))
-        .group_by(ServiceItem.department_id)
+        .group_by(ServiceItemVersion.department_id)
     )
     per_department: dict[int, dict[str | None, int]] = {}
     city: dict[str | None, int] = {}

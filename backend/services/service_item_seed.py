@@ -215,6 +215,7 @@ def _build(
     reason = RETURN_REASONS[n % len(RETURN_REASONS)] if target == "returned" else None
     version = ServiceItemVersion(
         item=item,
+        department_id=department.id,
         number=1,
         state=target,
         is_public=published,

@@ -285,7 +285,35 @@ def version_content(version: ServiceItemVersion) -> dict[str, Any]:
     }
 
 
-def _search_text(department: Department, content: dict, lookups: Lookups) -> str:
+def bigrams(text: str) -> list[str]:
+    """Distinct two-character pieces of each word: what Chinese text search can index.
+
+    Any substring of the text of two or more characters (without spaces) is made of
+    bigrams of one word, so matching every bigram of a query never misses a match.
+    """
+    grams: set[str] = set()
+    for word in text.lower().split():
+        grams.update(word[i : i + 2] for i in range(len(word) - 1))
+    return sorted(grams)
+
+
+def _quoted(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def search_terms_for(text: str) -> str:
+    """The text's bigrams in PostgreSQL's tsvector input syntax (stored as is on SQLite)."""
+    return " ".join(_quoted(g) for g in bigrams(text))
+
+
+def search_query_for(text: str) -> str | None:
+    """A tsquery matching rows that contain every bigram of ``text``; None under two chars."""
+    grams = bigrams(text)
+    return " & ".join(_quoted(g) for g in grams) if grams else None
+
+
+def search_text_for(department: Department, content: dict, lookups: Lookups) -> str:
+    """What text search looks in: department, category, names, materials, linked types."""
     parts = [
         department.name,
         content["category"],
@@ -304,11 +332,13 @@ def apply_content(
     version: ServiceItemVersion, department: Department, content: dict, lookups: Lookups
 ) -> None:
     """Replace a version's names and materials with checked content."""
+    version.department_id = department.id
     version.category = content["category"]
     version.main_item = content["main_item"]
     version.sub_item = content["sub_item"]
     version.handling_item = content["handling_item"]
-    version.search_text = _search_text(department, content, lookups)
+    version.search_text = search_text_for(department, content, lookups)
+    version.search_terms = search_terms_for(version.search_text)
     version.updated_at = clock.now()
     materials = []
     for position, m in enumerate(content["materials"], start=1):
@@ -519,6 +549,7 @@ def start_revision(item: ServiceItem, actor: User | None) -> ServiceItemVersion:
     source = latest_version(item)
     revision = ServiceItemVersion(
         item=item,
+        department_id=item.department_id,
         number=item.latest_number + 1,
         state=ItemState.DRAFT,
         category=source.category,
@@ -526,6 +557,7 @@ def start_revision(item: ServiceItem, actor: User | None) -> ServiceItemVersion:
         sub_item=source.sub_item,
         handling_item=source.handling_item,
         search_text=source.search_text,
+        search_terms=source.search_terms,
         created_by_id=actor.id if actor else None,
         updated_at=clock.now(),
         materials=[

@@ -176,3 +176,11 @@ def test_a_published_item_keeps_its_materials_in_order(api, seeded):
     item = create_item(state="published", **{k: v for k, v in body.items() if k != "handling_item"})
     names = [m["name"] for m in api.get(f"/service-items/{item.id}").get_json()["materials"]]
     assert names == ["材料甲", "材料乙", "材料丙", "材料丁"]
+
+
+def test_search_handles_quotes_backslashes_and_latin_text(api, staff):
+    create_item(state="published", handling_item="O'Brien\\Test 许可")
+    create_item(state="published", handling_item="其他事项")
+    assert _names(api.get("/exemption-list?q=o'brien\\test")) == ["O'Brien\\Test 许可"]
+    assert _names(api.get("/exemption-list?q=BRIEN")) == ["O'Brien\\Test 许可"]
+    assert _names(api.get("/exemption-list?q=' %26 !")) == []

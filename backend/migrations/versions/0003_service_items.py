@@ -2,13 +2,13 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-26 13:05:36.882751
+Create Date: 2026-11-26 13:22:52.307587
 
 """
 from alembic import op
 import sqlalchemy as sa
 import backend.models.base  # noqa: F401  (UTCDateTime)
-
+from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '0003'
@@ -73,6 +73,7 @@ def upgrade():
     op.create_table('service_item_versions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('department_id', sa.Integer(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('is_public', sa.Boolean(), nullable=False),
@@ -81,6 +82,7 @@ def upgrade():
     sa.Column('sub_item', sa.String(length=200), nullable=False),
     sa.Column('handling_item', sa.String(length=200), nullable=False),
     sa.Column('search_text', sa.Text(), nullable=False),
+    sa.Column('search_terms', sa.Text().with_variant(postgresql.TSVECTOR(), 'postgresql'), nullable=False),
     sa.Column('return_reason', sa.Text(), nullable=True),
     sa.Column('batch_id', sa.Integer(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
@@ -91,6 +93,7 @@ def upgrade():
     sa.Column('created_at', backend.models.base.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['publication_batches.id'], name=op.f('fk_service_item_versions_batch_id_publication_batches')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_service_item_versions_created_by_id_users')),
+    sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_service_item_versions_department_id_departments')),
     sa.ForeignKeyConstraint(['item_id'], ['service_items.id'], name=op.f('fk_service_item_versions_item_id_service_items')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_service_item_versions')),
     sa.UniqueConstraint('item_id', 'number', name=op.f('uq_service_item_versions_item_id'))
@@ -99,7 +102,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_service_item_versions_batch_id'), ['batch_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_service_item_versions_category'), ['category'], unique=False)
         batch_op.create_index(batch_op.f('ix_service_item_versions_item_id'), ['item_id'], unique=False)
-        batch_op.create_index('ix_service_item_versions_public_item', ['is_public', 'item_id'], unique=False)
+        batch_op.create_index('ix_service_item_versions_public_order', ['is_public', 'department_id', 'item_id'], unique=False)
+        batch_op.create_index('ix_service_item_versions_search_terms', ['search_terms'], unique=False, postgresql_using='gin')
 
     op.create_table('service_item_materials',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -133,7 +137,8 @@ def downgrade():
 
     op.drop_table('service_item_materials')
     with op.batch_alter_table('service_item_versions', schema=None) as batch_op:
-        batch_op.drop_index('ix_service_item_versions_public_item')
+        batch_op.drop_index('ix_service_item_versions_search_terms', postgresql_using='gin')
+        batch_op.drop_index('ix_service_item_versions_public_order')
         batch_op.drop_index(batch_op.f('ix_service_item_versions_item_id'))
         batch_op.drop_index(batch_op.f('ix_service_item_versions_category'))
         batch_op.drop_index(batch_op.f('ix_service_item_versions_batch_id'))
