@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from backend import clock, create_app  # noqa: E402
 from backend.config import TestingConfig, normalise_database_url  # noqa: E402
@@ -188,6 +188,20 @@ def build_catalogue(n_items: int) -> int:
     return material_id
 
 
+def existing_materials(n_items: int) -> int | None:
+    """The material count of a complete catalogue from an earlier run, else None."""
+    try:
+        public = db.session.scalar(
+            select(func.count(ServiceItemVersion.id)).where(ServiceItemVersion.is_public)
+        )
+    except Exception:  # no tables yet
+        db.session.rollback()
+        return None
+    if public != n_items:
+        return None
+    return db.session.scalar(select(func.count(Material.id)))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -280,6 +294,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the catalogue of a previous run if complete"
+    )
     args = parser.parse_args()
 
     url = normalise_database_url(args.database_url)
@@ -288,7 +305,9 @@ def main() -> None:
     app = create_app({"CONFIG_CLASS": TestingConfig, "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         start = time.perf_counter()
-        n_materials = build_catalogue(args.items)
+        n_materials = existing_materials(args.items) if args.reuse else None
+        if n_materials is None:
+            n_materials = build_catalogue(args.items)
         print(
             f"setup: {args.items} items, {n_materials} materials in "
             f"{time.perf_counter() - start:.1f} s"
