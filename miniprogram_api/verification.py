@@ -6,6 +6,7 @@ from datetime import date
 
 from backend.models import Role
 from backend.services import verification as service
+from backend.services import verification_access as access
 from backend.services import verification_routes as routes
 from backend.services.verification_figures import verification_figures
 from backend.services.verification_present import present_request
@@ -113,7 +114,7 @@ def _date(value: str | None) -> date | None:
 
 
 def _present(request, caller) -> dict:
-    return present_request(request, caller, service.audience(caller, request) or "subject")
+    return present_request(request, caller, access.audience(caller, request) or "subject")
 
 
 @endpoint(
@@ -156,7 +157,7 @@ def create_request(caller, body):
     response=LIST_SCHEMA,
 )
 def list_requests(caller, query):
-    page = service.list_requests(
+    page = access.list_requests(
         caller,
         state=query.get("state"),
         side=query.get("side"),
@@ -182,7 +183,7 @@ def list_requests(caller, query):
     errors=[403, 404],
 )
 def get_request(caller, request_id):
-    request, seen_as = service.view_request(caller, request_id)
+    request, seen_as = access.view_request(caller, request_id)
     return present_request(request, caller, seen_as)
 
 

@@ -1,4 +1,4 @@
-"""Verification requests (部门协查): creation, the state machine, who may see and do what.
+"""Verification requests (部门协查): creation, the state machine and the timeline.
 
 Office A asks office B online to confirm a fact instead of sending the citizen for a proof.
 Every step is a timeline event and notifies the parties; state changes are compare-and-set
@@ -7,26 +7,23 @@ updates, so of two officers acting at once exactly one wins and the other gets 4
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend import clock
-from backend.errors import Conflict, Forbidden, NotFound, UnprocessableEntity, ValidationFailed
+from backend.errors import Conflict, Forbidden, UnprocessableEntity, ValidationFailed
 from backend.extensions import db
-from backend.models import Company, Department, Person, Role, User
+from backend.models import Department, Person, Role, User
 from backend.models.verification import VerificationEvent, VerificationRequest
-from backend.security.checksums import is_valid_credit_code
-from backend.security.crypto import get_cipher
 from backend.services import verification_answers as answers
 from backend.services import verification_routes as routes
-from backend.services.accounts import check_id_number, companies_of, find_person
 from backend.services.tx import transactional
+from backend.services.verification_access import get_request
 from backend.services.verification_notify import notify_step
+from backend.services.verification_subjects import resolve_subject
 
 STATE_LABELS = {
     "submitted": "已提交",
@@ -70,103 +67,10 @@ def allowed_actions(state: str) -> list[str]:
     ]
 
 
-# --- loading and access ----------------------------------------------------------------------
-
-
-def get_request(request_id: int) -> VerificationRequest:
-    request = db.session.get(VerificationRequest, request_id)
-    if request is None:
-        raise NotFound("协查请求不存在", code="verification_request_not_found")
-    return request
-
-
-def audience(user: User, request: VerificationRequest) -> str | None:
-    """How ``user`` sees a request: ``staff``, ``subject`` or not at all (None)."""
-    if user.role == Role.SUPERVISOR:
-        return "staff"
-    if user.role == Role.DEPARTMENT_OFFICER and user.department_id in (
-        request.requesting_department_id,
-        request.responding_department_id,
-    ):
-        return "staff"
-    if request.subject_person_id is not None and user.person_id == request.subject_person_id:
-        return "subject"
-    if request.subject_company_id is not None and request.subject_company_id in {
-        c.id for c in companies_of(user)
-    }:
-        return "subject"
-    return None
-
-
-def view_request(user: User, request_id: int) -> tuple[VerificationRequest, str]:
-    """The request and how the user sees it; 403 for anyone not party to it."""
-    request = get_request(request_id)
-    seen_as = audience(user, request)
-    if seen_as is None:
-        raise Forbidden("无权查看该协查请求", code="forbidden")
-    return request, seen_as
-
-
 def _require_department(user: User, department_id: int, action: str) -> None:
     if user.role != Role.DEPARTMENT_OFFICER or user.department_id != department_id:
         side = "答复" if action in RESPONDER_ACTIONS else "发起"
         raise Forbidden(f"只有{side}部门的工作人员可以{ACTION_LABELS[action]}", code="forbidden")
-
-
-@dataclass
-class Page:
-    items: list[VerificationRequest]
-    total: int
-    page: int
-    per_page: int
-
-
-def list_requests(
-    user: User,
-    *,
-    state: str | None = None,
-    side: str | None = None,
-    overdue: bool | None = None,
-    page: int = 1,
-    per_page: int = 20,
-) -> Page:
-    """Requests the user may see, newest first: officers their department's (``side``
-    ``requesting`` or ``responding`` narrows it), the supervisor all, anyone else the
-    requests about themselves and the companies they represent."""
-    where: list[Any] = []
-    if user.role == Role.SUPERVISOR:
-        pass
-    elif user.role == Role.DEPARTMENT_OFFICER and user.department_id is not None:
-        mine = {
-            "requesting": VerificationRequest.requesting_department_id == user.department_id,
-            "responding": VerificationRequest.responding_department_id == user.department_id,
-        }
-        where.append(mine[side] if side else or_(*mine.values()))
-    else:
-        about_me = []
-        if user.person_id is not None:
-            about_me.append(VerificationRequest.subject_person_id == user.person_id)
-        company_ids = [c.id for c in companies_of(user)]
-        if company_ids:
-            about_me.append(VerificationRequest.subject_company_id.in_(company_ids))
-        if not about_me:
-            return Page([], 0, page, per_page)
-        where.append(or_(*about_me))
-    if state:
-        where.append(VerificationRequest.state == state)
-    if overdue is not None:
-        flagged = VerificationRequest.overdue_at.is_not(None)
-        where.append(flagged if overdue else VerificationRequest.overdue_at.is_(None))
-    total = db.session.scalar(select(func.count(VerificationRequest.id)).where(*where)) or 0
-    items = db.session.scalars(
-        select(VerificationRequest)
-        .where(*where)
-        .options(selectinload(VerificationRequest.events))
-        .order_by(VerificationRequest.created_at.desc(), VerificationRequest.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
-    return Page(list(items), total, page, per_page)
 
 
 # --- timeline --------------------------------------------------------------------------------
@@ -229,60 +133,6 @@ def _required(value: str | None, field: str, label: str) -> str:
     return text
 
 
-def _resolve_subject(
-    kind: str, name: str, id_number: str | None, credit_code: str | None
-) -> tuple[Person | None, Company | None, str]:
-    """The subject person or company (created when new) and its keyed hash."""
-    if (id_number is None) == (credit_code is None):
-        raise UnprocessableEntity(
-            "请提供协查对象的公民身份号码或统一社会信用代码(二选一)",
-            code="invalid_subject",
-            field="subject",
-        )
-    if id_number is not None:
-        if kind != "person":
-            raise UnprocessableEntity(
-                "该证明事项的协查对象应为企业,请提供统一社会信用代码",
-                code="subject_kind_mismatch",
-                field="subject.credit_code",
-            )
-        number = check_id_number(id_number, field="subject.id_number")
-        person = find_person(number)
-        if person is None:
-            cipher = get_cipher()
-            person = Person(
-                name=name,
-                id_number_cipher=cipher.encrypt_text(number),
-                id_number_hash=cipher.index(number),
-            )
-            db.session.add(person)
-            db.session.flush()
-        elif person.name != name:
-            raise UnprocessableEntity(
-                "姓名与公民身份号码不一致", code="identity_mismatch", field="subject.name"
-            )
-        return person, None, person.id_number_hash
-    if kind != "company":
-        raise UnprocessableEntity(
-            "该证明事项的协查对象应为个人,请提供公民身份号码",
-            code="subject_kind_mismatch",
-            field="subject.id_number",
-        )
-    code = (credit_code or "").strip().upper()
-    if not is_valid_credit_code(code):
-        raise UnprocessableEntity(
-            "统一社会信用代码校验未通过,请核对后重新输入",
-            code="invalid_credit_code",
-            field="subject.credit_code",
-        )
-    company = db.session.scalar(select(Company).where(Company.credit_code == code))
-    if company is None:
-        company = Company(name=name, credit_code=code)
-        db.session.add(company)
-        db.session.flush()
-    return None, company, get_cipher().index("credit_code:" + code)
-
-
 @transactional
 def create_verification_request(
     *,
@@ -329,7 +179,7 @@ def create_verification_request(
     question = answers.normalise_question(_required(question, "question", "协查事项"))
     purpose = _required(purpose, "purpose", "用途")
     legal_basis = _required(legal_basis, "legal_basis", "法律依据")
-    person, company, subject_hash = _resolve_subject(
+    person, company, subject_hash = resolve_subject(
         route.subject_kind, name, subject_id_number, subject_credit_code
     )
     now = clock.now()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import func, select, text
 
 from backend.errors import Conflict
 from backend.extensions import db
-from backend.models import Certificate, Notification
+from backend.models import Certificate, Notification, User
 from backend.models.verification import VerificationEvent, VerificationRequest
 from backend.services import verification as service
 from backend.services.accounts import person_id_number
@@ -266,3 +268,50 @@ def test_a_bad_certificate_field_leaves_the_request_unanswered_and_nothing_writt
     assert db.session.scalar(select(func.count(Certificate.id))) == 0
     assert db.session.scalar(select(func.count(Notification.id))) == notifications_before
     assert _event_count(request.id) == events_before
+
+
+def test_an_answer_and_a_withdrawal_racing_each_other_end_with_exactly_one_of_them(app, world):
+    """Two workers, two sessions, started together: one wins, the other is told why."""
+    request = bring_to(world, "accepted")
+    request_id, responder_id, requester_id = request.id, world.responder.id, world.requester.id
+    db.session.remove()
+    start = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def act(name, user_id, call):
+        with app.app_context():
+            officer = db.session.get(User, user_id)
+            db.session.get(VerificationRequest, request_id).state  # noqa: B018  (read first)
+            start.wait(timeout=10)
+            try:
+                call(officer)
+                outcomes[name] = "done"
+            except Conflict as refused:
+                outcomes[name] = "refused:" + refused.extra["current_state"]
+            finally:
+                db.session.remove()
+
+    threads = [
+        threading.Thread(
+            target=act,
+            args=(
+                "answer",
+                responder_id,
+                lambda o: service.answer_request(request_id, o, result="confirmed", answer=ANSWER),
+            ),
+        ),
+        threading.Thread(
+            target=act,
+            args=("withdraw", requester_id, lambda o: service.withdraw_request(request_id, o)),
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    final = db.session.get(VerificationRequest, request_id)
+    winner = "answer" if final.state == "answered" else "withdraw"
+    loser = "withdraw" if winner == "answer" else "answer"
+    assert outcomes == {winner: "done", loser: f"refused:{final.state}"}
+    kinds = [e.kind for e in final.events]
+    assert kinds == ["submitted", "accepted", "answered" if winner == "answer" else "withdrawn"]
