@@ -9,6 +9,9 @@ from flask import Blueprint
 bp = Blueprint("mp", __name__, url_prefix="/api/mp/v1")
 
 # Route modules, one per domain. Each import registers its endpoints on ``bp``.
-from miniprogram_api import auth  # noqa: E402,F401
-from miniprogram_api import exemption_list as _exemption_list  # noqa: E402,F401
-from miniprogram_api import service_items as _service_items  # noqa: E402,F401
+from miniprogram_api import (  # noqa: E402
+    auth,  # noqa: F401
+    exemption_list,  # noqa: F401
+    service_items,  # noqa: F401
+    verification,  # noqa: F401
+)

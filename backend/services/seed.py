@@ -27,6 +27,10 @@ from backend.security.checksums import make_credit_code, make_id_number
 from backend.services import accounts
 from backend.services.service_item_seed import seed_service_items
 from backend.services.tx import transactional
+from backend.services.verification_seed import (
+    seed_demo_verification_requests,
+    seed_verification_routes,
+)
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seed_data"
 DEMO_PASSWORD = "demo-password"
@@ -167,6 +171,8 @@ SEED_STEPS: list[tuple[str, Callable[[], None]]] = [
     ("certificate types", seed_certificate_types),
     ("demo accounts", seed_demo_accounts),
     ("service items", seed_service_items),
+    ("verification routes", seed_verification_routes),
+    ("demo verification requests", seed_demo_verification_requests),
 ]
 
 

@@ -1,8 +1,8 @@
 """service items
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-26 13:22:52.307587
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-26 13:38:11.214601
 
 """
 from alembic import op
@@ -11,8 +11,8 @@ import backend.models.base  # noqa: F401  (UTCDateTime)
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
