@@ -51,13 +51,13 @@ from backend.models.service_items import (  # noqa: E402
     ServiceItemVersion,
 )
 from backend.services.seed import seed_certificate_types, seed_departments  # noqa: E402
-from backend.services.service_item_seed import generated_items, theme_items  # noqa: E402
-from backend.services.service_items import (  # noqa: E402
+from backend.services.service_item_content import (  # noqa: E402
     Lookups,
     checked_content,
     search_terms_for,
     search_text_for,
 )
+from backend.services.service_item_seed import generated_items, theme_items  # noqa: E402
 
 TERMS = [
     "营业执照",

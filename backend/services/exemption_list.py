@@ -28,7 +28,8 @@ from backend.models.service_items import (
     ServiceItemVersion,
 )
 from backend.services.applicant_exemptions import exemptions_for
-from backend.services.service_items import Page, paginate, search_query_for
+from backend.services.service_item_content import search_query_for
+from backend.services.service_items import Page, paginate
 
 SHARING_TARGET_PERCENT = 30
 CSV_CHUNK = 500  # items per query while streaming the CSV

@@ -21,15 +21,13 @@ from backend.errors import AppError, Forbidden, UnprocessableEntity
 from backend.extensions import db
 from backend.models import Department, Role, User
 from backend.models.service_items import ItemState, Material, ServiceItem, ServiceItemVersion
+from backend.services.service_item_content import Lookups, check_content, version_content
 from backend.services.service_items import (
     EDITABLE_STATES,
-    Lookups,
     change_content,
-    check_content,
     latest_version,
     new_item,
     start_revision,
-    version_content,
 )
 from backend.services.tx import transactional
 

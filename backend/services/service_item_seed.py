@@ -25,12 +25,8 @@ from backend.models.service_items import (
     ServiceItemEvent,
     ServiceItemVersion,
 )
-from backend.services.service_items import (
-    Lookups,
-    apply_content,
-    checked_content,
-    start_revision,
-)
+from backend.services.service_item_content import Lookups, apply_content, checked_content
+from backend.services.service_items import start_revision
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seed_data"
 BATCHES = [

@@ -13,7 +13,8 @@ from backend.extensions import db
 from backend.models import Department, Role, User
 from backend.models.service_items import PublicationBatch, ServiceItem
 from backend.services import service_item_workflow as workflow
-from backend.services.service_items import Lookups, checked_content, new_item, start_revision
+from backend.services.service_item_content import Lookups, checked_content
+from backend.services.service_items import new_item, start_revision
 from tests.factories import create_officer, create_user
 
 _seq = itertools.count(1)
