@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from backend.errors import NotFound, UnprocessableEntity
 from backend.extensions import db
-from backend.models import Department, User
+from backend.models import CertificateType, Department, User
 from backend.models.service_items import (
     EXEMPTION_LABELS,
     SHARING_BASES,
@@ -29,7 +29,7 @@ from backend.models.service_items import (
 )
 from backend.services.applicant_exemptions import exemptions_for
 from backend.services.service_item_content import search_query_for
-from backend.services.service_items import Page, paginate
+from backend.services.service_items import Page
 
 SHARING_TARGET_PERCENT = 30
 CSV_CHUNK = 500  # items per query while streaming the CSV
@@ -65,7 +65,10 @@ def _display(stmt):
     return stmt.options(
         joinedload(ServiceItemVersion.item).joinedload(ServiceItem.department),
         joinedload(ServiceItemVersion.batch),
-        selectinload(ServiceItemVersion.materials).joinedload(Material.certificate_type),
+        # Only the type's code and name: its field schema is a JSON document per row.
+        selectinload(ServiceItemVersion.materials)
+        .joinedload(Material.certificate_type)
+        .load_only(CertificateType.code, CertificateType.name),
     )
 
 
@@ -110,19 +113,48 @@ def search(filters: dict[str, Any]) -> tuple[Page, Department | None]:
     """One page of the public list (city-wide, or one department's with ``department``)."""
     department = _department_by_code(filters["department"]) if filters.get("department") else None
     stmt = _public_statement(filters, department)
-    return _page(stmt, filters.get("page", 1), filters.get("per_page", 20)), department
+    text_search = bool((filters.get("q") or "").strip())
+    page = _page(stmt, filters.get("page", 1), filters.get("per_page", 20), text_search)
+    return page, department
 
 
-def _page(stmt, page: int, per_page: int) -> Page:
-    """One page and the total in one pass over the matches (``count(*) OVER ()``).
+def paginate_ids(stmt, page: int, per_page: int) -> Page:
+    """A page by ids in list order, then its versions loaded for display; total counted apart."""
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    ids = list(
+        db.session.scalars(
+            stmt.with_only_columns(ServiceItemVersion.id)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    return Page(_load_for_display(ids), total or 0, page, per_page)
 
-    Counting must visit every match anyway, so the page rides on the same pass over the
-    narrow (id, department, item) rows, and the page's versions are then loaded by id. On
+
+def _load_for_display(ids: list[int]) -> list[ServiceItemVersion]:
+    if not ids:
+        return []
+    loaded = db.session.scalars(
+        _display(select(ServiceItemVersion).where(ServiceItemVersion.id.in_(ids)))
+    )
+    by_id = {v.id: v for v in loaded}
+    return [by_id[i] for i in ids]
+
+
+def _page(stmt, page: int, per_page: int, text_search: bool) -> Page:
+    """One page and the total.
+
+    Browsing walks the (is_public, department, item) index for the page and counts apart.
+    A text search must visit every match to count them anyway, so its page rides on the
+    same pass (``count(*) OVER ()``) over narrow (id, department, item) rows, and the
+    page's versions are then loaded by id. On
     PostgreSQL the matches are a MATERIALIZED CTE: planned without the LIMIT, a selective
     search uses the GIN index instead of walking the list order hoping to stop early.
     Past the last page the window has no row to ride on; only then is the total counted
     on its own.
     """
+    if not text_search:
+        return paginate_ids(stmt, page, per_page)
     keys = stmt.with_only_columns(
         ServiceItemVersion.id, ServiceItemVersion.department_id, ServiceItemVersion.item_id
     ).order_by(None)
@@ -136,14 +168,9 @@ def _page(stmt, page: int, per_page: int) -> Page:
         .offset((page - 1) * per_page)
     ).all()
     if not rows:
-        total = 0 if page == 1 else paginate(stmt, page, per_page).total
-        return Page([], total, page, per_page)
+        return Page([], 0, page, per_page) if page == 1 else paginate_ids(stmt, page, per_page)
     ids = [version_id for version_id, _ in rows]
-    loaded = db.session.scalars(
-        _display(select(ServiceItemVersion).where(ServiceItemVersion.id.in_(ids)))
-    )
-    by_id = {v.id: v for v in loaded}
-    return Page([by_id[i] for i in ids], rows[0][1], page, per_page)
+    return Page(_load_for_display(ids), rows[0][1], page, per_page)
 
 
 def _cell(value: Any) -> str:
