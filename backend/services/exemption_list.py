@@ -189,7 +189,6 @@ def csv_chunks(filters: dict[str, Any]) -> Iterator[str]:
 
 
 def _csv_stream(stmt) -> Iterator[str]:
-    stmt = _display(stmt)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
@@ -197,43 +196,71 @@ def _csv_stream(stmt) -> Iterator[str]:
     n = 0
     after: tuple[int, int] | None = None
     while True:
-        chunk = stmt.limit(CSV_CHUNK)
-        if after is not None:
-            key = tuple_(ServiceItemVersion.department_id, ServiceItemVersion.item_id)
-            chunk = chunk.where(key > after)
-        versions = list(db.session.scalars(chunk))
-        if not versions:
+        rows = db.session.execute(_csv_chunk_rows(stmt, after)).all()
+        if not rows:
             break
-        for version in versions:
-            item = version.item
-            for material in version.materials:
-                n += 1
-                writer.writerow(_csv_row(n, item, version, material))
-        after = (versions[-1].department_id, versions[-1].item_id)
-        db.session.expunge_all()  # read-only: keep memory flat over a city-wide export
+        for row in rows:
+            n += 1
+            writer.writerow(_csv_row(n, row))
+        after = (rows[-1].department_id, rows[-1].item_id)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
     yield buffer.getvalue()
 
 
-def _csv_row(n: int, item: ServiceItem, version: ServiceItemVersion, material: Material) -> list:
+def _csv_chunk_rows(stmt, after: tuple[int, int] | None):
+    """Plain rows (no ORM objects: a city-wide export has ~100,000) for the next chunk of
+    ``CSV_CHUNK`` versions after the ``after`` key, one row per material, in list order."""
+    v = ServiceItemVersion
+    keys = stmt.with_only_columns(v.id).limit(CSV_CHUNK)
+    if after is not None:
+        keys = keys.where(tuple_(v.department_id, v.item_id) > after)
+    chunk = keys.subquery()
+    return (
+        select(
+            v.department_id,
+            v.item_id,
+            Department.name.label("department"),
+            v.category,
+            v.main_item,
+            v.sub_item,
+            v.handling_item,
+            Material.name.label("material"),
+            Material.issuing_department_name,
+            CertificateType.name.label("certificate_type"),
+            Material.certificate_fields,
+            Material.exemption_basis,
+            Material.required,
+            Material.notes,
+            PublicationBatch.number.label("batch"),
+        )
+        .join(chunk, chunk.c.id == v.id)
+        .join(Department, Department.id == v.department_id)
+        .join(Material, Material.version_id == v.id)
+        .outerjoin(CertificateType, CertificateType.id == Material.certificate_type_id)
+        .outerjoin(PublicationBatch, PublicationBatch.id == v.batch_id)
+        .order_by(v.department_id, v.item_id, Material.position)
+    )
+
+
+def _csv_row(n: int, row) -> list:
     return [
         n,
-        item.department.name,
-        version.category,
-        _cell(version.main_item),
-        _cell(version.sub_item),
-        _cell(version.handling_item),
-        _cell(material.name),
-        _cell(material.issuing_department_name),
-        material.certificate_type.name if material.certificate_type else "",
-        _cell(";".join(material.certificate_fields or [])),
-        EXEMPTION_LABELS[material.exemption_basis],
-        "是" if material.required else "否",
-        _cell(material.notes),
-        f"第{version.batch.number}批" if version.batch else "",
-        item.id,
+        row.department,
+        row.category,
+        _cell(row.main_item),
+        _cell(row.sub_item),
+        _cell(row.handling_item),
+        _cell(row.material),
+        _cell(row.issuing_department_name),
+        row.certificate_type or "",
+        _cell(";".join(row.certificate_fields or [])),
+        EXEMPTION_LABELS[row.exemption_basis],
+        "是" if row.required else "否",
+        _cell(row.notes),
+        f"第{row.batch}批" if row.batch else "",
+        row.item_id,
     ]
 
 
