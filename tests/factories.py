@@ -135,3 +135,76 @@ def error_of(response) -> dict:
     body = response.get_json()
     assert body is not None and "error" in body, response.data[:300]
     return body["error"]
+
+
+def create_certificate_type(
+    code: str | None = None,
+    department: Department | None = None,
+    holder_kind: str = "person",
+    fields: list[dict] | None = None,
+    **kwargs: Any,
+):
+    from backend.models import CertificateType
+
+    n = next(_seq)
+    cert_type = CertificateType(
+        code=code or f"type{n}",
+        name=kwargs.pop("name", f"测试证照{n}"),
+        kind=kwargs.pop("kind", "licence"),
+        holder_kind=holder_kind,
+        department_id=(department or create_department()).id,
+        validity_years=kwargs.pop("validity_years", 0),
+        fields=fields
+        or [
+            {"name": "姓名", "type": "text", "required": True, "max_length": 50},
+            {"name": "公民身份号码", "type": "id_number", "required": True},
+        ],
+        **kwargs,
+    )
+    db.session.add(cert_type)
+    db.session.commit()
+    return cert_type
+
+
+def create_certificate(
+    cert_type=None,
+    holder=None,
+    fields: dict | None = None,
+    issued_on: date | None = None,
+    expires_on: date | None = None,
+    **kwargs: Any,
+):
+    """A sealed certificate through the real store (seal keys created on first use)."""
+    from backend.models import CertificateType, Person
+    from backend.services.certificate_store import seal_and_store
+
+    if isinstance(cert_type, str):
+        cert_type = db.session.query(CertificateType).filter_by(code=cert_type).one()
+    cert_type = cert_type or create_certificate_type()
+    holder = holder or create_person(id_number=valid_id_number())
+    if fields is None:
+        fields = {}
+        for f in cert_type.fields:
+            if f["type"] == "id_number" and isinstance(holder, Person):
+                fields[f["name"]] = accounts.person_id_number(holder)
+            elif f["type"] == "credit_code" and isinstance(holder, Company):
+                fields[f["name"]] = holder.credit_code
+            elif f["type"] == "date":
+                fields[f["name"]] = "2020-01-01"
+            elif f["type"] == "enum":
+                fields[f["name"]] = f["options"][0]
+            elif f["type"] == "number":
+                fields[f["name"]] = 1
+            else:
+                fields[f["name"]] = holder.name if f["name"] in ("姓名", "名称") else "测试值"
+    certificate = seal_and_store(
+        cert_type=cert_type,
+        department=db.session.get(Department, cert_type.department_id),
+        holder=holder,
+        fields=fields,
+        issued_on=issued_on or date(2024, 1, 1),
+        expires_on=expires_on,
+        **kwargs,
+    )
+    db.session.commit()
+    return certificate

@@ -2,7 +2,9 @@
 
 from backend.models.accounts import ROLE_LABELS, CompanyRepresentative, Person, Role, User
 from backend.models.certificate_types import CertificateType
+from backend.models.certificates import Certificate, CertificateSeal, SerialCounter
 from backend.models.organisations import Company, Department, VerifierOrganisation
+from backend.models.seals import SealKey
 from notifications.models import Notification
 
 ROLE_LABELS_BY_VALUE = {role.value: label for role, label in ROLE_LABELS.items()}
@@ -10,6 +12,8 @@ ROLE_LABELS_BY_VALUE = {role.value: label for role, label in ROLE_LABELS.items()
 __all__ = [
     "ROLE_LABELS",
     "ROLE_LABELS_BY_VALUE",
+    "Certificate",
+    "CertificateSeal",
     "CertificateType",
     "Company",
     "CompanyRepresentative",
@@ -17,6 +21,8 @@ __all__ = [
     "Notification",
     "Person",
     "Role",
+    "SealKey",
+    "SerialCounter",
     "User",
     "VerifierOrganisation",
 ]

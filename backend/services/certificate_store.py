@@ -1,0 +1,329 @@
+"""Sealing, storing and re-checking certificates; the queries other domains need about them.
+
+Issuing (validation of data against the type's schema, access rules, imports) builds on
+this module; codes, exemption checks and campaigns read certificates through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from backend import clock
+from backend.extensions import db
+from backend.models import (
+    Certificate,
+    CertificateSeal,
+    CertificateType,
+    Company,
+    Department,
+    Person,
+    SerialCounter,
+    User,
+)
+from backend.security.crypto import get_cipher
+from backend.services import seals
+from backend.services.accounts import companies_of, person_id_number
+
+SERIAL_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+# --- serial numbers -------------------------------------------------------------------------
+
+
+def serial_check_char(body: str) -> str:
+    """ISO 7064 MOD 37,36 check character over the serial's letters and digits."""
+    p = 36
+    for ch in body:
+        if ch == "-":
+            continue
+        s = (p + SERIAL_ALPHABET.index(ch)) % 36 or 36
+        p = (s * 2) % 37
+    return SERIAL_ALPHABET[(37 - p) % 36]
+
+
+def serial_is_valid(serial: str) -> bool:
+    body, _, check = serial.rpartition("-")
+    try:
+        return bool(body) and len(check) == 1 and serial_check_char(body) == check
+    except ValueError:
+        return False
+
+
+def format_serial(department: Department, cert_type: CertificateType, year: int, seq: int) -> str:
+    """``PSB-001-2026-0000042-K``: department, type, year, sequence, check character."""
+    body = f"{department.code.upper()}-{cert_type.id:03d}-{year}-{seq:07d}"
+    return f"{body}-{serial_check_char(body)}"
+
+
+def allocate_serials(
+    cert_type: CertificateType, department: Department, count: int = 1, year: int | None = None
+) -> list[str]:
+    """Reserve ``count`` consecutive serials atomically (one UPDATE ... RETURNING)."""
+    year = year or clock.now().year
+    where = (
+        SerialCounter.type_id == cert_type.id,
+        SerialCounter.department_id == department.id,
+        SerialCounter.year == year,
+    )
+
+    def bump() -> int | None:
+        return db.session.execute(
+            update(SerialCounter)
+            .where(*where)
+            .values(last=SerialCounter.last + count)
+            .returning(SerialCounter.last)
+        ).scalar()
+
+    last = bump()
+    if last is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(
+                    SerialCounter(
+                        type_id=cert_type.id, department_id=department.id, year=year, last=count
+                    )
+                )
+            last = count
+        except IntegrityError:  # another transaction created the counter first
+            last = bump()
+    first = last - count + 1
+    return [format_serial(department, cert_type, year, n) for n in range(first, last + 1)]
+
+
+# --- payload, sealing, storing -------------------------------------------------------------
+
+
+Holder = Person | Company
+
+
+def holder_identity(holder: Holder) -> dict[str, str]:
+    if isinstance(holder, Person):
+        return {"kind": "person", "id": person_id_number(holder), "name": holder.name}
+    return {"kind": "company", "id": holder.credit_code, "name": holder.name}
+
+
+def build_payload(
+    *,
+    serial: str,
+    cert_type: CertificateType,
+    department: Department,
+    holder: dict[str, str],
+    fields: dict[str, Any],
+    issued_on: date,
+    expires_on: date | None,
+    version: int,
+) -> dict[str, Any]:
+    return {
+        "serial": serial,
+        "type": cert_type.code,
+        "issuer": department.code,
+        "holder": holder,
+        "fields": fields,
+        "issued_on": issued_on.isoformat(),
+        "expires_on": expires_on.isoformat() if expires_on else None,
+        "version": version,
+    }
+
+
+def seal_and_store(
+    *,
+    cert_type: CertificateType,
+    department: Department,
+    holder: Holder,
+    fields: dict[str, Any],
+    issued_on: date,
+    expires_on: date | None = None,
+    paper_issued_at: datetime | None = None,
+    sealing_departments: Iterable[Department] = (),
+    version: int = 1,
+    supersedes: Certificate | None = None,
+    source: str = "issued",
+    source_key: str | None = None,
+    serial: str | None = None,
+) -> Certificate:
+    """Sign the canonical payload with every sealing department and add the row.
+
+    No validation here: callers (issuing, import) validate first. Joins the caller's
+    transaction; nothing is committed.
+    """
+    serial = serial or allocate_serials(cert_type, department)[0]
+    payload = build_payload(
+        serial=serial,
+        cert_type=cert_type,
+        department=department,
+        holder=holder_identity(holder),
+        fields=fields,
+        issued_on=issued_on,
+        expires_on=expires_on,
+        version=version,
+    )
+    message = seals.canonical_json(payload)
+    certificate = Certificate(
+        serial=serial,
+        type_id=cert_type.id,
+        department_id=department.id,
+        holder_person_id=holder.id if isinstance(holder, Person) else None,
+        holder_company_id=holder.id if isinstance(holder, Company) else None,
+        payload_cipher=get_cipher().encrypt(message),
+        payload_digest=seals.digest(message),
+        status="valid",
+        issued_on=issued_on,
+        expires_on=expires_on,
+        paper_issued_at=paper_issued_at,
+        electronic_issued_at=clock.now(),
+        version=version,
+        supersedes_id=supersedes.id if supersedes else None,
+        source=source,
+        source_key=source_key,
+    )
+    departments = [department] + [d for d in sealing_departments if d.id != department.id]
+    for sealer in departments:
+        signature = seals.sign(sealer, message)
+        certificate.seals.append(
+            CertificateSeal(
+                department_id=sealer.id,
+                key_id=signature.key_id,
+                algorithm=signature.algorithm,
+                signature=signature.value,
+            )
+        )
+    db.session.add(certificate)
+    db.session.flush()
+    return certificate
+
+
+def payload_bytes(certificate: Certificate) -> bytes:
+    return get_cipher().decrypt(bytes(certificate.payload_cipher))
+
+
+def read_payload(certificate: Certificate) -> dict[str, Any]:
+    import json
+
+    return json.loads(payload_bytes(certificate))
+
+
+def certificate_fields(certificate: Certificate) -> dict[str, Any]:
+    return read_payload(certificate)["fields"]
+
+
+# --- checking --------------------------------------------------------------------------------
+
+
+@dataclass
+class CertificateCheck:
+    """Whether every seal on a certificate verifies over its stored canonical bytes."""
+
+    ok: bool
+    reason: str  # ok | payload_unreadable | digest_mismatch | columns_mismatch | a seal reason
+    seals: list[seals.SealCheck] = field(default_factory=list)
+
+
+def verify_certificate(
+    certificate: Certificate, required_department_ids: Iterable[int] = ()
+) -> CertificateCheck:
+    """Re-check a stored certificate against the trust list: any changed byte fails."""
+    try:
+        message = payload_bytes(certificate)
+    except Exception:  # tampered ciphertext fails AES-GCM authentication
+        return CertificateCheck(False, "payload_unreadable")
+    if seals.digest(message) != certificate.payload_digest:
+        return CertificateCheck(False, "digest_mismatch")
+    import json
+
+    payload = json.loads(message)
+    expected = (
+        certificate.serial,
+        certificate.issued_on.isoformat(),
+        certificate.expires_on.isoformat() if certificate.expires_on else None,
+        certificate.version,
+    )
+    found = (payload["serial"], payload["issued_on"], payload["expires_on"], payload["version"])
+    if expected != found:
+        return CertificateCheck(False, "columns_mismatch")
+    keys = seals.load_keys({s.key_id for s in certificate.seals})
+    checks = [
+        seals.check(keys.get(s.key_id), s.key_id, message, bytes(s.signature))
+        for s in certificate.seals
+    ]
+    sealed_by = {s.department_id for s in certificate.seals}
+    if not checks or not set(required_department_ids) <= sealed_by:
+        return CertificateCheck(False, "missing_seal", checks)
+    failed = next((c for c in checks if not c.ok), None)
+    if failed is not None:
+        return CertificateCheck(False, failed.reason, checks)
+    return CertificateCheck(True, "ok", checks)
+
+
+def effective_status(certificate: Certificate, today: date | None = None) -> str:
+    """valid | expired | revoked | superseded."""
+    if certificate.status != "valid":
+        return certificate.status
+    today = today or clock.now().astimezone(clock.SHANGHAI).date()
+    if certificate.expires_on is not None and certificate.expires_on < today:
+        return "expired"
+    return "valid"
+
+
+# --- holder queries --------------------------------------------------------------------------
+
+
+def holder_ids(user: User) -> tuple[int | None, list[int]]:
+    """The person a user is, and the companies they represent."""
+    return user.person_id, [c.id for c in companies_of(user)]
+
+
+def _holder_filter(person_id: int | None, company_ids: Iterable[int]):
+    company_ids = list(company_ids)
+    clauses = []
+    if person_id is not None:
+        clauses.append(Certificate.holder_person_id == person_id)
+    if company_ids:
+        clauses.append(Certificate.holder_company_id.in_(company_ids))
+    return or_(*clauses) if clauses else None
+
+
+def certificates_of(person_id: int | None, company_ids: Iterable[int] = ()) -> list[Certificate]:
+    """Every current (not superseded) certificate of a person and their companies."""
+    where = _holder_filter(person_id, company_ids)
+    if where is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(Certificate)
+            .where(where, Certificate.status != "superseded")
+            .order_by(Certificate.type_id, Certificate.id)
+        )
+    )
+
+
+def valid_certificates_of(
+    person_id: int | None, company_ids: Iterable[int] = (), type_codes: Iterable[str] | None = None
+) -> list[Certificate]:
+    """Certificates that are valid today (not revoked, superseded or expired)."""
+    where = _holder_filter(person_id, company_ids)
+    if where is None:
+        return []
+    today = clock.now().astimezone(clock.SHANGHAI).date()
+    query = (
+        select(Certificate)
+        .where(
+            where,
+            Certificate.status == "valid",
+            or_(Certificate.expires_on.is_(None), Certificate.expires_on >= today),
+        )
+        .order_by(Certificate.type_id, Certificate.id)
+    )
+    if type_codes is not None:
+        query = query.join(CertificateType).where(CertificateType.code.in_(list(type_codes)))
+    return list(db.session.scalars(query))
+
+
+def held_valid_type_codes(person_id: int | None, company_ids: Iterable[int] = ()) -> set[str]:
+    """Type codes of the certificates a holder can use today (exemption checks)."""
+    return {c.type.code for c in valid_certificates_of(person_id, company_ids)}
