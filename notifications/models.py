@@ -52,7 +52,8 @@ class Notification(CreatedMixin, db.Model):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Template fields beyond title/body (e.g. the certificate's name), rendered at send time.
     data: Mapped[dict | None] = mapped_column(JSON)
-    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    # Indexed by the unique (campaign_id, user_id) constraint.
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
 
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="notification", order_by="Delivery.id"

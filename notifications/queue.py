@@ -93,9 +93,7 @@ def enqueue_campaign(campaign_id: int) -> bool:
     if queue is None:
         return False
     try:
-        queue.enqueue(
-            fan_out_campaign, campaign_id, job_timeout=FANOUT_JOB_TIMEOUT_S, result_ttl=0
-        )
+        queue.enqueue(fan_out_campaign, campaign_id, job_timeout=FANOUT_JOB_TIMEOUT_S, result_ttl=0)
         return True
     except redis.RedisError as exc:
         log.warning("queue unavailable, campaign %s left for the sweeper: %s", campaign_id, exc)

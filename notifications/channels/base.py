@@ -45,3 +45,4 @@ class Channel(ABC):
 
     def gave_up(self, message: Message, template: Template, error: DeliveryError) -> None:
         """The delivery failed for good: give back what ``recipients`` reserved."""
+        return None
