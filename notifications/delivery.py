@@ -1,10 +1,11 @@
-"""Sending one delivery: claim it, send it once, record the outcome, retry or fall back.
+"""Sending deliveries: claim them, send each once, record the outcome, retry or fall back.
 
-A delivery is claimed with one conditional UPDATE (pending, due, not claimed by a live
-worker) before anything is sent, and marked sent right after. Two workers holding the same
-id, a job queued twice, or a sweeper re-enqueueing a slow job therefore never send twice
-once a send has succeeded. (A worker dying between WeChat's "ok" and our commit is the one
-window left; the claim lease then lets it be retried, and that is documented.)
+Deliveries are claimed with one conditional ``UPDATE ... RETURNING`` (pending, due, not
+claimed by a live worker) before anything is sent, a few at a time, and each is marked sent
+in its own commit right after its send. Two workers holding the same ids, a job queued twice,
+or a sweeper re-enqueueing a slow job therefore never send twice once a send has succeeded.
+(A worker dying between WeChat's "ok" and our commit is the one window left; when its claim
+lease runs out that message is sent again. docs/notifications.md says so.)
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ from sqlalchemy import or_, select, update
 
 from backend import clock
 from backend.extensions import db
+from backend.models import User
 from backend.services.tx import transactional
 from notifications.channels import CHANNELS, DeliveryError, PermanentError, RetryableError
-from notifications.models import Delivery, DeliveryState, Notification
+from notifications.models import Campaign, Delivery, DeliveryState, Notification
 from notifications.outbox import create_fallback
 from notifications.queue import enqueue_after_commit, queued_until
 from notifications.templates import Message, template_for
 
 log = logging.getLogger(__name__)
+
+# Claimed together; the claim lease (NOTIFY_CLAIM_LEASE_S) must cover this many sends.
+CLAIM_GROUP = 10
 
 
 class Outcome(enum.StrEnum):
@@ -42,44 +47,55 @@ def backoff_s(attempts: int) -> int:
 
 
 @transactional
-def claim(delivery_id: int) -> bool:
-    """Take a due pending delivery for one send attempt; of two callers at most one wins."""
+def claim(delivery_ids: list[int]) -> list[int]:
+    """Take the due pending deliveries among ``delivery_ids`` for one send attempt each.
+
+    Of two callers claiming the same delivery at most one gets it.
+    """
     now = clock.now()
     lease = now + timedelta(seconds=current_app.config["NOTIFY_CLAIM_LEASE_S"])
-    result = db.session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            Delivery.state == DeliveryState.PENDING,
-            Delivery.next_attempt_at <= now,
-            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+    return list(
+        db.session.scalars(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(delivery_ids),
+                Delivery.state == DeliveryState.PENDING,
+                Delivery.next_attempt_at <= now,
+                or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+            )
+            .values(claimed_until=lease, attempts=Delivery.attempts + 1, enqueued_until=None)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
         )
-        .values(claimed_until=lease, attempts=Delivery.attempts + 1, enqueued_until=None)
-        .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
 
 
-def load_message(delivery_id: int) -> tuple[str, Message]:
-    row = db.session.execute(
-        select(Delivery.channel, Notification)
+def load_messages(delivery_ids: list[int]) -> dict[int, tuple[str, Message]]:
+    """What to send for each delivery, read in one query."""
+    rows = db.session.execute(
+        select(Delivery.id, Delivery.channel, Notification, User.wechat_openid, Campaign.data)
         .join(Notification, Notification.id == Delivery.notification_id)
-        .where(Delivery.id == delivery_id)
-    ).one()
-    channel, n = row
-    data = dict(n.campaign.data or {}) if n.campaign_id else {}
-    data.update(n.data or {})
-    message = Message(
-        notification_id=n.id,
-        user_id=n.user_id,
-        category=n.category,
-        title=n.title,
-        body=n.body,
-        link=n.link,
-        created_at=n.created_at,
-        data=data,
-    )
-    return channel, message
+        .join(User, User.id == Notification.user_id)
+        .outerjoin(Campaign, Campaign.id == Notification.campaign_id)
+        .where(Delivery.id.in_(delivery_ids))
+    ).all()
+    messages = {}
+    for delivery_id, channel, n, openid, campaign_data in rows:
+        messages[delivery_id] = (
+            channel,
+            Message(
+                notification_id=n.id,
+                user_id=n.user_id,
+                category=n.category,
+                title=n.title,
+                body=n.body,
+                link=n.link,
+                created_at=n.created_at,
+                data={**(campaign_data or {}), **(n.data or {})},
+                openid=openid,
+            ),
+        )
+    return messages
 
 
 @transactional
@@ -112,21 +128,14 @@ def _record_failure(delivery_id: int, channel_name: str, message: Message, error
         # otherwise the sweeper queues it when it is due
         return Outcome.RETRY
     delivery.state = DeliveryState.FAILED
-    template = template_for(message.category)
-    CHANNELS[channel_name].gave_up(message, template, error)
-    fallbacks = create_fallback(
-        message.notification_id, message.user_id, message.category, channel_name
-    )
+    CHANNELS[channel_name].gave_up(message, template_for(message.category), error)
+    fallbacks = create_fallback(message.notification_id, message.category, channel_name)
     delivery.last_error = f"{error.reason[:250]}; fallback: {', '.join(fallbacks) or 'inbox'}"
     log.info("delivery %s failed for good (%s)", delivery_id, delivery.last_error)
     return Outcome.FAILED
 
 
-def deliver(delivery_id: int) -> Outcome:
-    """Send one delivery if it is ours to send; record what happened."""
-    if not claim(delivery_id):
-        return Outcome.SKIPPED
-    channel_name, message = load_message(delivery_id)
+def _send(delivery_id: int, channel_name: str, message: Message) -> Outcome:
     channel = CHANNELS[channel_name]
     try:
         external_id = channel.send(message)
@@ -140,3 +149,23 @@ def deliver(delivery_id: int) -> Outcome:
         return _record_failure(delivery_id, channel_name, message, error)
     _mark_sent(delivery_id, external_id)
     return Outcome.SENT
+
+
+def deliver_many(delivery_ids: list[int]) -> dict[int, Outcome]:
+    """Send each delivery that is ours to send; record what happened to every id."""
+    outcomes = {delivery_id: Outcome.SKIPPED for delivery_id in delivery_ids}
+    for start in range(0, len(delivery_ids), CLAIM_GROUP):
+        claimed = claim(delivery_ids[start : start + CLAIM_GROUP])
+        if not claimed:
+            continue
+        messages = load_messages(claimed)
+        db.session.rollback()  # no transaction stays open while we wait on the network
+        for delivery_id in sorted(claimed):
+            channel_name, message = messages[delivery_id]
+            outcomes[delivery_id] = _send(delivery_id, channel_name, message)
+    return outcomes
+
+
+def deliver(delivery_id: int) -> Outcome:
+    """Send one delivery if it is ours to send."""
+    return deliver_many([delivery_id])[delivery_id]

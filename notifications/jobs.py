@@ -30,14 +30,13 @@ def app_context() -> Iterator[None]:
 
 def deliver_batch(delivery_ids: list[int]) -> dict[str, int]:
     """Deliver each id; one failing never stops the others. Returns counts per outcome."""
-    from notifications.delivery import deliver
+    from notifications.delivery import deliver_many
 
     counts: dict[str, int] = {}
     with app_context():
         try:
-            for delivery_id in delivery_ids:
-                outcome = deliver(delivery_id)
-                counts[outcome] = counts.get(outcome, 0) + 1
+            for outcome in deliver_many(delivery_ids).values():
+                counts[outcome.value] = counts.get(outcome.value, 0) + 1
         finally:
             db.session.rollback()
     return counts

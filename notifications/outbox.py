@@ -1,72 +1,84 @@
 """Writing deliveries: which channels reach whom, decided in the event's own transaction.
 
-Used for one notification (``notify``) and for a campaign batch of thousands alike, so it
-works on sets: one insert per channel, one subscription reservation per template.
+The same code serves one notification (``notify``) and a campaign batch of thousands: the
+notifications are named by SQL criteria and every channel's deliveries are one
+``INSERT ... SELECT``, so the statement count does not grow with the batch.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from typing import Any
+
+from sqlalchemy import insert, literal, select
 
 from backend import clock
 from backend.extensions import db
+from backend.models.base import UTCDateTime
 from notifications.channels import CHANNELS, FALLBACKS
-from notifications.models import Delivery, DeliveryState
+from notifications.models import Delivery, DeliveryState, Notification
 from notifications.queue import enqueue_after_commit, queued_until
 from notifications.templates import template_for
 
 _deliveries = Delivery.__table__
 
 
+def _constants(channel_name: str, queued: bool, now, lease) -> dict[str, Any]:
+    """The column values every delivery of one channel starts with (NULLs left out)."""
+    values: dict[str, Any] = {
+        "channel": literal(channel_name),
+        "state": literal(DeliveryState.PENDING.value if queued else DeliveryState.SENT.value),
+        "attempts": literal(0 if queued else 1),
+        "next_attempt_at": literal(now, UTCDateTime()),
+        "created_at": literal(now, UTCDateTime()),
+    }
+    if queued and lease is not None:
+        values["enqueued_until"] = literal(lease, UTCDateTime())
+    if not queued:
+        values["sent_at"] = literal(now, UTCDateTime())
+    return values
+
+
 def create_deliveries(
-    pairs: list[tuple[int, int]],
+    where: list,
     category: str,
     *,
     bulk: bool = False,
     channels: tuple[str, ...] | None = None,
     fallback: bool = False,
 ) -> dict[str, int]:
-    """Write the deliveries of notifications given as ``(notification_id, user_id)`` pairs.
+    """Write the deliveries of the notifications matching ``where`` (criteria on
+    ``Notification``), one per channel that reaches their recipient.
 
-    Every pair gets an inbox delivery (already delivered); queued channels get pending
-    deliveries that are enqueued after commit. Returns the number written per channel.
+    Inbox deliveries are delivered as written; queued channels get pending deliveries that
+    are enqueued after commit (``bulk``: on the campaign queue). Returns counts per channel.
     """
     template = template_for(category)
     now = clock.now()
     lease = queued_until()
-    user_ids = [user_id for _, user_id in pairs]
+    users = select(Notification.user_id).where(*where)
     written: dict[str, int] = {}
     for name, channel in CHANNELS.items():
         if channels is not None and name not in channels:
             continue
-        reached = channel.recipients(user_ids, template, fallback=fallback)
-        rows = [
-            {
-                "notification_id": notification_id,
-                "channel": name,
-                "state": DeliveryState.PENDING if channel.queued else DeliveryState.SENT,
-                "attempts": 0 if channel.queued else 1,
-                "next_attempt_at": now,
-                "enqueued_until": lease if channel.queued else None,
-                "sent_at": None if channel.queued else now,
-                "created_at": now,
-            }
-            for notification_id, user_id in pairs
-            if user_id in reached
-        ]
-        if not rows:
+        reached = channel.recipients(users, template, fallback=fallback)
+        if reached is None:
             continue
-        written[name] = len(rows)
+        constants = _constants(name, channel.queued, now, lease)
+        rows = select(Notification.id, *constants.values()).where(*where, reached)
+        statement = insert(_deliveries).from_select(["notification_id", *constants], rows)
         if channel.queued:
-            ids = list(db.session.scalars(insert(_deliveries).returning(_deliveries.c.id), rows))
-            enqueue_after_commit("delivery", ids, bulk)
+            ids = db.session.scalars(statement.returning(_deliveries.c.id)).all()
+            enqueue_after_commit("delivery", list(ids), bulk)
+            count = len(ids)
         else:
-            db.session.execute(insert(_deliveries), rows)
+            count = db.session.execute(statement).rowcount
+        if count:
+            written[name] = count
     return written
 
 
-def create_fallback(notification_id: int, user_id: int, category: str, failed: str) -> list[str]:
-    """After ``failed`` gave up for good, write deliveries on its fallback channels."""
+def create_fallback(notification_id: int, category: str, failed: str) -> list[str]:
+    """After channel ``failed`` gave up for good, write deliveries on its fallback channels."""
     existing = set(
         db.session.scalars(
             select(Delivery.channel).where(Delivery.notification_id == notification_id)
@@ -76,6 +88,6 @@ def create_fallback(notification_id: int, user_id: int, category: str, failed: s
     if not channels:
         return []
     written = create_deliveries(
-        [(notification_id, user_id)], category, channels=channels, fallback=True
+        [Notification.id == notification_id], category, channels=channels, fallback=True
     )
     return list(written)

@@ -42,7 +42,7 @@ def notify(
     )
     db.session.add(notification)
     db.session.flush()
-    create_deliveries([(notification.id, user_id)], category, channels=channels)
+    create_deliveries([Notification.id == notification.id], category, channels=channels)
     return notification
 
 

@@ -91,7 +91,7 @@ def sweep(limit: int = SWEEP_LIMIT) -> SweepResult | None:
 def deliver_due_inline(limit: int = SWEEP_LIMIT) -> dict[str, int]:
     """Without Redis (development): send what is due right here, in this process."""
     from notifications.campaigns import fan_out
-    from notifications.delivery import deliver
+    from notifications.delivery import deliver_many
 
     now = clock.now()
     for campaign_id in db.session.scalars(
@@ -113,7 +113,6 @@ def deliver_due_inline(limit: int = SWEEP_LIMIT) -> dict[str, int]:
     ).all()
     db.session.rollback()
     counts: dict[str, int] = {}
-    for delivery_id in ids:
-        outcome = deliver(delivery_id)
-        counts[outcome] = counts.get(outcome, 0) + 1
+    for outcome in deliver_many(list(ids)).values():
+        counts[outcome.value] = counts.get(outcome.value, 0) + 1
     return counts

@@ -123,6 +123,7 @@ class Message:
     link: str | None
     created_at: datetime
     data: dict[str, Any]
+    openid: str | None = None
 
 
 Getter = Callable[[Message], Any]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Select, true
+
 from notifications.channels.base import Channel
 from notifications.templates import Template
 
@@ -10,7 +12,5 @@ class InboxChannel(Channel):
     name = "inbox"
     queued = False
 
-    def recipients(
-        self, user_ids: list[int], template: Template, *, fallback: bool = False
-    ) -> set[int]:
-        return set() if fallback else set(user_ids)  # everyone already has it
+    def recipients(self, users: Select, template: Template, *, fallback: bool = False):
+        return None if fallback else true()  # everyone; as a fallback they already have it

@@ -7,13 +7,14 @@ import secrets
 from abc import ABC, abstractmethod
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, exists, select
 
 from backend.extensions import db
 from backend.models import Person, User
 from backend.security.crypto import mask_phone
 from backend.services.accounts import person_phone
 from notifications.channels.base import Channel, PermanentError
+from notifications.models import Notification
 from notifications.templates import Message, Template, render_sms
 
 log = logging.getLogger(__name__)
@@ -54,18 +55,14 @@ def get_sms_provider() -> SmsProvider | None:
 class SmsChannel(Channel):
     name = "sms"
 
-    def recipients(
-        self, user_ids: list[int], template: Template, *, fallback: bool = False
-    ) -> set[int]:
+    def recipients(self, users: Select, template: Template, *, fallback: bool = False):
         wanted = template.sms == "always" or (fallback and template.sms == "fallback")
-        if not wanted or not user_ids or get_sms_provider() is None:
-            return set()
-        return set(
-            db.session.scalars(
-                select(User.id)
-                .join(Person, Person.id == User.person_id)
-                .where(User.id.in_(user_ids), Person.phone_cipher.is_not(None))
-            )
+        if not wanted or get_sms_provider() is None:
+            return None
+        return exists(
+            select(User.id)
+            .join(Person, Person.id == User.person_id)
+            .where(User.id == Notification.user_id, Person.phone_cipher.is_not(None))
         )
 
     def send(self, message: Message) -> str | None:

@@ -8,14 +8,14 @@ transaction, so a thousand queued messages never count on one acceptance.
 from __future__ import annotations
 
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import Select, exists, or_, update
 from wechatpy.exceptions import WeChatClientException
 
 from backend.extensions import db
 from backend.models import User
 from backend.wechat import get_wechat_client
 from notifications.channels.base import Channel, DeliveryError, PermanentError, RetryableError
-from notifications.models import WeChatSubscription
+from notifications.models import Notification, WeChatSubscription
 from notifications.templates import (
     ONE_TIME,
     Message,
@@ -38,40 +38,38 @@ class SubscriptionExhausted(PermanentError):
 class WeChatChannel(Channel):
     name = "wechat"
 
-    def recipients(
-        self, user_ids: list[int], template: Template, *, fallback: bool = False
-    ) -> set[int]:
-        if template.wechat is None or fallback or not user_ids:
-            return set()
+    def recipients(self, users: Select, template: Template, *, fallback: bool = False):
+        if template.wechat is None or fallback:
+            return None
         tid = template_id(template.wechat)
-        with_openid = select(User.id).where(User.id.in_(user_ids), User.wechat_openid.is_not(None))
-        reached = set(
-            db.session.scalars(
-                select(WeChatSubscription.user_id).where(
-                    WeChatSubscription.template_id == tid,
-                    WeChatSubscription.long_term.is_(True),
-                    WeChatSubscription.user_id.in_(with_openid),
-                )
-            )
+        has_openid = exists().where(
+            User.id == WeChatSubscription.user_id, User.wechat_openid.is_not(None)
         )
+        long_term = exists().where(
+            WeChatSubscription.user_id == Notification.user_id,
+            WeChatSubscription.template_id == tid,
+            WeChatSubscription.long_term.is_(True),
+            has_openid,
+        )
+        # One-time acceptances are used up here, in the event's transaction.
         reserved = db.session.scalars(
             update(WeChatSubscription)
             .where(
                 WeChatSubscription.template_id == tid,
                 WeChatSubscription.long_term.is_(False),
                 WeChatSubscription.one_time_remaining > 0,
-                WeChatSubscription.user_id.in_(with_openid),
+                WeChatSubscription.user_id.in_(users),
+                has_openid,
             )
             .values(one_time_remaining=WeChatSubscription.one_time_remaining - 1)
             .returning(WeChatSubscription.user_id)
             .execution_options(synchronize_session=False)
-        )
-        reached.update(reserved)
-        return reached
+        ).all()
+        return or_(long_term, Notification.user_id.in_(reserved)) if reserved else long_term
 
     def send(self, message: Message) -> str | None:
         wechat = template_for(message.category).wechat
-        openid = db.session.scalar(select(User.wechat_openid).where(User.id == message.user_id))
+        openid = message.openid
         if wechat is None or not openid:
             raise PermanentError("no WeChat template or openid")
         try:
