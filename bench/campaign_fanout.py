@@ -48,9 +48,10 @@ from tests.fake_wechat import FakeWeChatServer, FakeWeChatState  # noqa: E402
 CHUNK = 10_000
 
 
-def serve_fake_wechat(urls, stop) -> None:
+def serve_fake_wechat(urls, stop, delay_s: float) -> None:
     """The fake WeChat server in a process of its own, so it does not share our GIL."""
     server = FakeWeChatServer().start()
+    server.state.send_delay_s = delay_s
     urls.put(server.url)
     stop.wait()
     server.stop()
@@ -87,7 +88,7 @@ def sent_count() -> int:
     )
 
 
-def measure_delivery(config: dict, workers: int, deliveries: int) -> float:
+def measure_delivery(config: dict, workers: int, deliveries: int, label: str) -> float:
     jobs = max(1, deliveries // workers // config.get("NOTIFY_JOB_CHUNK", 100))
     before = sent_count()
     db.session.rollback()
@@ -101,8 +102,7 @@ def measure_delivery(config: dict, workers: int, deliveries: int) -> float:
     elapsed = time.perf_counter() - start
     sent = sent_count() - before
     rate = sent / elapsed
-    print(f"delivery, {workers} worker process(es): {sent:,} messages in {elapsed:.2f} s")
-    print(f"  delivery rate: {rate:,.0f} messages/s (process start-up included)")
+    print(f"delivery, {label}: {sent:,} in {elapsed:.2f} s = {rate:,.0f} messages/s")
     return rate
 
 
@@ -207,8 +207,10 @@ def baseline_insert(user_ids: list[int]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=100_000)
-    parser.add_argument("--deliveries", type=int, default=5_000, help="sent to measure the rate")
+    parser.add_argument("--deliveries", type=int, default=5_000, help="sent per rate measured")
     parser.add_argument("--workers", type=int, default=2, help="worker processes, second run")
+    parser.add_argument("--latency-ms", type=int, default=50, help="delay of the slow fake")
+    parser.add_argument("--slow-deliveries", type=int, default=1_000)
     args = parser.parse_args()
     database_url = normalise_database_url(
         os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test_notify")
@@ -216,9 +218,18 @@ def main() -> None:
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/2")
     spawn = multiprocessing.get_context("spawn")
     urls, stop = spawn.Queue(), spawn.Event()
-    fake = spawn.Process(target=serve_fake_wechat, args=(urls, stop))
-    fake.start()
-    config = app_config(database_url, redis_url, urls.get(timeout=30))
+    fakes = [
+        spawn.Process(target=serve_fake_wechat, args=(urls, stop, delay))
+        for delay in (0.0, args.latency_ms / 1000)
+    ]
+    fast_url = slow_url = None
+    for fake in fakes:
+        fake.start()
+        if fast_url is None:
+            fast_url = urls.get(timeout=30)
+        else:
+            slow_url = urls.get(timeout=30)
+    config = app_config(database_url, redis_url, fast_url)
     app = create_app(config)
     print(f"database {database_url.split('@')[-1]}, redis {redis_url}, {os.cpu_count()} cores")
     print(
@@ -264,16 +275,28 @@ def main() -> None:
             print(f"  fan-out throughput: {args.recipients / fan_s:,.0f} recipients/s")
             db.session.rollback()
 
-            one = measure_delivery(config, 1, args.deliveries)
+            threads = app.config["NOTIFY_SEND_THREADS"]
+            one = measure_delivery(config, 1, args.deliveries, f"1 worker x {threads} threads")
             if args.workers > 1:
-                many = measure_delivery(config, args.workers, args.deliveries)
+                label = f"{args.workers} workers x {threads} threads"
+                many = measure_delivery(config, args.workers, args.deliveries, label)
                 print(f"  {args.workers} workers / 1 worker: {many / one:.2f}x")
+            print(f"fake WeChat answering after {args.latency_ms} ms:")
+            slow = dict(config, WECHAT_API_BASE_URL=slow_url)
+            serial = measure_delivery(
+                dict(slow, NOTIFY_SEND_THREADS=1), 1, args.slow_deliveries, "1 worker x 1 thread"
+            )
+            threaded = measure_delivery(
+                slow, 1, args.slow_deliveries, f"1 worker x {threads} threads"
+            )
+            print(f"  {threads} threads / 1 thread: {threaded / serial:.1f}x")
             db.session.remove()
             db.drop_all()
             redis.Redis.from_url(redis_url).flushdb()
     finally:
         stop.set()
-        fake.join()
+        for fake in fakes:
+            fake.join()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from notifications.audiences import audience_schema
 from notifications.models import Campaign, Notification, WeChatSubscription
 
 OFFICER = (Role.DEPARTMENT_OFFICER.value,)
+# Shown as a link in the inbox: a page of the mini-program or an https address, nothing else.
+LINK_PATTERN = r"^(/?pages/[A-Za-z0-9_/\-]+(\?[A-Za-z0-9_=&%.\-]*)?|https://[^\s<>\"]+)$"
 NOTIFICATION = obj(
     {
         "id": {"type": "integer"},
@@ -59,7 +61,12 @@ CAMPAIGN_BODY = obj(
     {
         "title": {"type": "string", "minLength": 1, "maxLength": 100},
         "body": {"type": "string", "minLength": 1, "maxLength": 2000},
-        "link": {"type": "string", "minLength": 1, "maxLength": 300},
+        "link": {
+            "type": "string",
+            "maxLength": 300,
+            "pattern": LINK_PATTERN,
+            "description": "a mini-program page path (pages/...) or an https:// address",
+        },
         "audience": AUDIENCE,
     },
     ["title", "body", "audience"],

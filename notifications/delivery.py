@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import enum
 import logging
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from datetime import timedelta
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import or_, select, update
 
 from backend import clock
@@ -135,34 +137,64 @@ def _record_failure(delivery_id: int, channel_name: str, message: Message, error
     return Outcome.FAILED
 
 
-def _send(delivery_id: int, channel_name: str, message: Message) -> Outcome:
-    channel = CHANNELS[channel_name]
+Attempt = tuple[str | None, DeliveryError | None]  # (provider message id, error)
+
+
+def _attempt(channel_name: str, message: Message) -> Attempt:
+    """Send once through the channel; failures are returned, never raised."""
     try:
-        external_id = channel.send(message)
+        return CHANNELS[channel_name].send(message), None
     except DeliveryError as error:
-        db.session.rollback()
-        return _record_failure(delivery_id, channel_name, message, error)
-    except Exception as exc:  # a bug must not retry forever: count it as an attempt
-        db.session.rollback()
-        log.exception("delivery %s raised", delivery_id)
-        error = RetryableError(f"internal: {type(exc).__name__}")
-        return _record_failure(delivery_id, channel_name, message, error)
-    _mark_sent(delivery_id, external_id)
-    return Outcome.SENT
+        return None, error
+    except Exception as exc:  # a bug must not retry forever: it counts as an attempt
+        log.exception("sending notification %s raised", message.notification_id)
+        return None, RetryableError(f"internal: {type(exc).__name__}")
+
+
+def _attempt_in_thread(app: Flask, channel_name: str, message: Message) -> Attempt:
+    with app.app_context():
+        return _attempt(channel_name, message)
+
+
+def _record(delivery_id: int, channel_name: str, message: Message, attempt: Attempt) -> Outcome:
+    external_id, error = attempt
+    if error is None:
+        _mark_sent(delivery_id, external_id)
+        return Outcome.SENT
+    db.session.rollback()
+    return _record_failure(delivery_id, channel_name, message, error)
 
 
 def deliver_many(delivery_ids: list[int]) -> dict[int, Outcome]:
-    """Send each delivery that is ours to send; record what happened to every id."""
+    """Send each delivery that is ours to send; record what happened to every id.
+
+    A claimed group is sent on up to ``NOTIFY_SEND_THREADS`` threads (a send mostly waits on
+    WeChat); outcomes are written here, each as soon as its send returns.
+    """
     outcomes = {delivery_id: Outcome.SKIPPED for delivery_id in delivery_ids}
-    for start in range(0, len(delivery_ids), CLAIM_GROUP):
-        claimed = claim(delivery_ids[start : start + CLAIM_GROUP])
-        if not claimed:
-            continue
-        messages = load_messages(claimed)
-        db.session.rollback()  # no transaction stays open while we wait on the network
-        for delivery_id in sorted(claimed):
-            channel_name, message = messages[delivery_id]
-            outcomes[delivery_id] = _send(delivery_id, channel_name, message)
+    threads = current_app.config["NOTIFY_SEND_THREADS"]
+    app = current_app._get_current_object()
+    with ThreadPoolExecutor(max_workers=threads) if threads > 1 else nullcontext() as pool:
+        for start in range(0, len(delivery_ids), CLAIM_GROUP):
+            claimed = sorted(claim(delivery_ids[start : start + CLAIM_GROUP]))
+            if not claimed:
+                continue
+            messages = load_messages(claimed)
+            db.session.rollback()  # no transaction stays open while we wait on the network
+            if pool is None:
+                for delivery_id in claimed:
+                    attempt = _attempt(*messages[delivery_id])
+                    outcomes[delivery_id] = _record(delivery_id, *messages[delivery_id], attempt)
+                continue
+            futures = {
+                pool.submit(_attempt_in_thread, app, *messages[delivery_id]): delivery_id
+                for delivery_id in claimed
+            }
+            for future in as_completed(futures):
+                delivery_id = futures[future]
+                outcomes[delivery_id] = _record(
+                    delivery_id, *messages[delivery_id], future.result()
+                )
     return outcomes
 
 

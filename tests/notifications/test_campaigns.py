@@ -277,3 +277,27 @@ def test_a_subscriber_with_one_time_acceptances_is_reached_while_they_last(
         run_worker()
     assert len(fake_wechat.state.sent) == 1
     assert db.session.scalar(select(func.count(Notification.id))) == 2
+
+
+@pytest.mark.parametrize(
+    ("link", "accepted"),
+    [
+        ("pages/notice/detail?id=3", True),
+        ("https://zwfw.example.gov.cn/notice/3", True),
+        ("javascript:alert(1)", False),
+        ("http://example.com/", False),
+        ("pages/x\nSet-Cookie: a", False),
+    ],
+)
+def test_a_campaign_link_is_a_mini_program_page_or_an_https_address(
+    api, officer, cert_type, link, accepted
+):
+    create_holders(cert_type, 1)
+    token = api.login(officer)
+    response = api.post(
+        "/campaigns", json=campaign_body(holders_of(cert_type), link=link), token=token
+    )
+    if accepted:
+        assert response.status_code == 202 and response.get_json()["link"] == link
+    else:
+        assert response.status_code == 400 and error_of(response)["field"] == "link"
