@@ -67,6 +67,8 @@ class Config:
     CAMPAIGN_BATCH_SIZE = _int("CAMPAIGN_BATCH_SIZE", 2000)
     CAMPAIGN_FANOUT_RATE_PER_S = _int("CAMPAIGN_FANOUT_RATE_PER_S", 20000)
     SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "logging")
+    # Public holidays (YYYY-MM-DD, comma-separated) not counted as verification working days.
+    VERIFICATION_HOLIDAYS = os.environ.get("VERIFICATION_HOLIDAYS", "")
 
 
 class DevelopmentConfig(Config):

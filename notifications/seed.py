@@ -28,7 +28,11 @@ def seed_demo_notifications() -> None:
     citizen = db.session.scalar(select(User).where(User.username == "citizen-demo"))
     if citizen is None:
         return
-    has_any = db.session.scalar(select(Notification.id).where(Notification.user_id == citizen.id))
-    if has_any is None:
-        for category, title, body in DEMO_NOTIFICATIONS:
+    for category, title, body in DEMO_NOTIFICATIONS:
+        exists = db.session.scalar(
+            select(Notification.id).where(
+                Notification.user_id == citizen.id, Notification.title == title
+            )
+        )
+        if exists is None:
             notify(citizen.id, category, title, body)

@@ -166,6 +166,12 @@ GENERAL = WeChatTemplate(
     {"thing1": _title, "thing2": _body, "time3": _created},
 )
 
+VERIFICATION = WeChatTemplate(
+    "verification_progress",
+    ONE_TIME,
+    {"thing1": _title, "phrase2": _data("status", _body), "time3": _created},
+)
+
 TEMPLATES: dict[str, Template] = {
     t.category: t
     for t in (
@@ -184,15 +190,8 @@ TEMPLATES: dict[str, Template] = {
             ),
             sms="never",
         ),
-        Template(
-            "verification_progress",
-            "协查进度",
-            WeChatTemplate(
-                "verification_progress",
-                ONE_TIME,
-                {"thing1": _title, "phrase2": _data("status", _body), "time3": _created},
-            ),
-        ),
+        Template("verification_progress", "协查进度", VERIFICATION),
+        Template("verification", "协查进度", VERIFICATION),  # the category verification uses
         Template(
             "application_decision",
             "办件结果",

@@ -233,3 +233,12 @@ def test_a_sent_delivery_is_never_claimed_again(fake_wechat):
     assert claim([delivery_id]) == []
     assert deliver(delivery_id) is Outcome.SKIPPED
     assert len(fake_wechat.state.sent) == 1
+
+
+def test_the_verification_domains_category_uses_the_verification_template(fake_wechat, run_worker):
+    user = create_wechat_user(template="verification_progress")
+    tell(user.id, "verification", link="/verification-requests/42")
+    run_worker()
+    [message] = fake_wechat.state.sent
+    assert message["template_id"] == "verification_progress"
+    assert message["page"].startswith("pages/notifications/index?id=")  # a web path is no page

@@ -16,4 +16,5 @@ def test_seeding_twice_leaves_the_demo_inbox_as_it_was(runner):
     titles = db.session.scalars(
         select(Notification.title).where(Notification.user_id == citizen.id)
     ).all()
-    assert sorted(titles) == ["机动车驾驶证将于30天后到期", "欢迎使用无证明城市"]
+    assert titles.count("欢迎使用无证明城市") == 1
+    assert titles.count("机动车驾驶证将于30天后到期") == 1
