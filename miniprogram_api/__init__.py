@@ -9,4 +9,11 @@ from flask import Blueprint
 bp = Blueprint("mp", __name__, url_prefix="/api/mp/v1")
 
 # Route modules, one per domain. Each import registers its endpoints on ``bp``.
-from miniprogram_api import auth, codes  # noqa: E402,F401
+from miniprogram_api import (  # noqa: E402
+    auth,  # noqa: F401
+    codes,  # noqa: F401
+    exemption_list,  # noqa: F401
+    notifications,  # noqa: F401
+    service_items,  # noqa: F401
+    verification,  # noqa: F401
+)

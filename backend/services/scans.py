@@ -365,7 +365,13 @@ def _notify_holder(
         )
         title = "有单位尝试查验您的证照"
     notify(
-        holder_user_id, NOTIFICATION_CATEGORY, title, body + "如有异议请举报。", USAGE_RECORDS_LINK
+        holder_user_id,
+        NOTIFICATION_CATEGORY,
+        title,
+        body + "如有异议请举报。",
+        USAGE_RECORDS_LINK,
+        # Fields of the "certificate_used" WeChat template (notifications/templates.py).
+        data={"certificate": "、".join(seen or refused), "verifier": organisation},
     )
 
 

@@ -1,8 +1,8 @@
 """codes
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-26 12:53:59.761064
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-26 14:21:11.999418
 
 """
 from alembic import op
@@ -11,8 +11,8 @@ import backend.models.base  # noqa: F401  (UTCDateTime)
 
 
 # revision identifiers, used by Alembic.
-revision = '0003'
-down_revision = '0002'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
