@@ -216,7 +216,7 @@ def main() -> None:
         from sqlalchemy import func, select
 
         upgrade()
-        db.session.execute(db.text("TRUNCATE usage_records, notifications"))
+        db.session.execute(db.text("TRUNCATE usage_records, notifications CASCADE"))
         db.session.commit()
         started = time.perf_counter()
         codes_data.populate(args.certificates)
