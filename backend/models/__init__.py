@@ -1,6 +1,7 @@
 """All models, imported here so metadata and migrations see every table."""
 
 from backend.models.accounts import ROLE_LABELS, CompanyRepresentative, Person, Role, User
+from backend.models.certificate_imports import CertificateImport
 from backend.models.certificate_types import CertificateType
 from backend.models.certificates import Certificate, CertificateSeal, SerialCounter
 from backend.models.organisations import Company, Department, VerifierOrganisation
@@ -13,6 +14,7 @@ __all__ = [
     "ROLE_LABELS",
     "ROLE_LABELS_BY_VALUE",
     "Certificate",
+    "CertificateImport",
     "CertificateSeal",
     "CertificateType",
     "Company",
