@@ -52,7 +52,6 @@ from backend.services.tx import transactional
 REQUIRED_COLUMNS = ("paper_serial", "holder_name", "holder_id", "issued_on")
 OPTIONAL_COLUMNS = ("expires_on", "paper_issued_at")
 MAX_PAPER_SERIAL = 64
-MAX_HOLDER_NAME = {"person": 50, "company": 200}
 # Progress callback: (stage "check" | "seal", rows done since the last call, stage total).
 ImportProgress = Callable[[str, int, int], None]
 
@@ -185,13 +184,13 @@ def _check_row(
     elif len(paper_serial) > MAX_PAPER_SERIAL:
         problems.append(Problem("paper_serial", "value_too_long", "纸质证照编号过长"))
     name = values["holder_name"].strip()
-    if not name:
-        problems.append(Problem("holder_name", "missing_field", "缺少持证人名称"))
-    elif len(name) > MAX_HOLDER_NAME[cert_type.holder_kind]:
-        problems.append(Problem("holder_name", "value_too_long", "持证人名称过长"))
     key = "id_number" if cert_type.holder_kind == "person" else "credit_code"
-    holder = {key: values["holder_id"]}
-    problems += [Problem("holder_id", p.code, p.message) for p in check_holder(cert_type, holder)]
+    holder = {key: values["holder_id"], "name": name}
+    columns = {"holder.name": "holder_name", f"holder.{key}": "holder_id"}
+    problems += [
+        Problem(columns.get(p.field, p.field), p.code, p.message)
+        for p in check_holder(cert_type, holder)
+    ]
     cleaned, field_problems = check_certificate_data(cert_type, data)
     problems += field_problems
     issued_raw = values["issued_on"].strip()

@@ -25,17 +25,15 @@ from backend.models import (
     Role,
     User,
 )
-from backend.security.checksums import (
-    is_valid_credit_code,
-    is_valid_id_number,
-    normalise_id_number,
-)
+from backend.security.checksums import normalise_id_number
 from backend.services import accounts
 from backend.services.certificate_schema import (
     Problem,
     check_certificate_data,
     check_validity,
     raise_problems,
+    valid_credit_code,
+    valid_id_number,
 )
 from backend.services.certificate_store import (
     Holder,
@@ -53,6 +51,7 @@ from notifications.service import notify
 
 # The fields that repeat the holder's identifier; they must agree with the holder.
 HOLDER_ID_FIELDS = {"person": "公民身份号码", "company": "统一社会信用代码"}
+MAX_HOLDER_NAME = {"person": 50, "company": 200}  # the persons / companies columns
 
 
 def authorise_issuer(officer: User | None, cert_type: CertificateType) -> Department:
@@ -88,12 +87,22 @@ def parse_paper_issued_at(value: Any) -> tuple[datetime | None, Problem | None]:
 
 
 def check_holder(cert_type: CertificateType, holder: dict[str, Any]) -> list[Problem]:
-    """The holder is named by the identifier the type's holder kind needs, and it is valid."""
+    """The holder has a name and the identifier the type's holder kind needs, valid."""
+    problems = []
+    name = (holder.get("name") or "").strip()
+    if not name:
+        problems.append(Problem("holder.name", "missing_field", "缺少持证人名称"))
+    elif len(name) > MAX_HOLDER_NAME[cert_type.holder_kind]:
+        problems.append(Problem("holder.name", "value_too_long", "持证人名称过长"))
+    return problems + _check_holder_identifier(cert_type, holder)
+
+
+def _check_holder_identifier(cert_type: CertificateType, holder: dict[str, Any]) -> list[Problem]:
     if cert_type.holder_kind == "person":
-        key, other, valid = "id_number", "credit_code", is_valid_id_number
+        key, other, valid = "id_number", "credit_code", valid_id_number
         value = normalise_id_number(holder.get(key) or "")
     else:
-        key, other, valid = "credit_code", "id_number", is_valid_credit_code
+        key, other, valid = "credit_code", "id_number", valid_credit_code
         value = (holder.get(key) or "").strip().upper()
     if holder.get(other):
         kind = "个人" if cert_type.holder_kind == "person" else "企业"

@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from backend import clock
@@ -26,6 +27,9 @@ from backend.security.checksums import (
     normalise_id_number,
 )
 
+# Imports check the same number twice per row (holder and field): remember recent answers.
+valid_id_number = lru_cache(maxsize=4096)(is_valid_id_number)
+valid_credit_code = lru_cache(maxsize=4096)(is_valid_credit_code)
 DEFAULT_TEXT_LENGTH = 200
 MAX_TEXT_LENGTH = 2000
 # The field whose date, when present, is the certificate's expiry.
@@ -107,12 +111,12 @@ def _check_value(spec: dict, value: Any) -> tuple[Any, Problem | None]:
         return value, None
     if kind == "id_number":
         normalised = normalise_id_number(value)
-        if not is_valid_id_number(normalised):
+        if not valid_id_number(normalised):
             return None, Problem(name, "invalid_id_number", f"{name}:公民身份号码校验未通过")
         return normalised, None
     if kind == "credit_code":
         normalised = value.upper()
-        if not is_valid_credit_code(normalised):
+        if not valid_credit_code(normalised):
             return None, Problem(name, "invalid_credit_code", f"{name}:统一社会信用代码校验未通过")
         return normalised, None
     raise ValueError(f"unknown field type {kind!r}")  # the type schema is validated on save

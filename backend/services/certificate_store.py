@@ -66,17 +66,18 @@ def allocate_serials(
 ) -> list[str]:
     """Reserve ``count`` consecutive serials atomically (one UPDATE ... RETURNING)."""
     year = year or clock.now().year
-    where = (
-        SerialCounter.type_id == cert_type.id,
-        SerialCounter.department_id == department.id,
-        SerialCounter.year == year,
+    counters = SerialCounter.__table__  # Core: no ORM synchronisation needed on this hot path
+    bump = (
+        update(counters)
+        .where(
+            counters.c.type_id == cert_type.id,
+            counters.c.department_id == department.id,
+            counters.c.year == year,
+        )
+        .values(last=counters.c.last + count)
+        .returning(counters.c.last)
     )
-    last = db.session.execute(
-        update(SerialCounter)
-        .where(*where)
-        .values(last=SerialCounter.last + count)
-        .returning(SerialCounter.last)
-    ).scalar()
+    last = db.session.execute(bump).scalar()
     if last is None:
         try:
             with db.session.begin_nested():
@@ -87,12 +88,7 @@ def allocate_serials(
                 )
             last = count
         except IntegrityError:  # another transaction created the counter first
-            last = db.session.execute(
-                update(SerialCounter)
-                .where(*where)
-                .values(last=SerialCounter.last + count)
-                .returning(SerialCounter.last)
-            ).scalar_one()
+            last = db.session.execute(bump).scalar_one()
     first = last - count + 1
     return [format_serial(department, cert_type, year, n) for n in range(first, last + 1)]
 

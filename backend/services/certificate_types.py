@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from backend.errors import Conflict, NotFound, UnprocessableEntity
 from backend.extensions import db
@@ -27,7 +28,11 @@ MAX_SUCCESSION = 20  # guards against a cycle slipping in through bad data
 
 
 def get_type(code: str) -> CertificateType:
-    cert_type = db.session.scalar(select(CertificateType).where(CertificateType.code == code))
+    cert_type = db.session.scalar(
+        select(CertificateType)
+        .where(CertificateType.code == code)
+        .options(joinedload(CertificateType.department))  # the issuer is always needed
+    )
     if cert_type is None:
         raise NotFound("证照类型不存在", code="certificate_type_not_found", field="type")
     return cert_type
@@ -65,7 +70,7 @@ def current_department(department: Department) -> Department:
 
 def issuing_department(cert_type: CertificateType) -> Department:
     """Who issues and seals new certificates of this type now."""
-    return current_department(db.session.get(Department, cert_type.department_id))
+    return current_department(cert_type.department)
 
 
 def joint_departments(cert_type: CertificateType) -> list[Department]:
@@ -120,10 +125,6 @@ def update_type(code: str, changes: dict[str, Any]) -> CertificateType:
     if "joint_departments" in changes:
         codes = list(dict.fromkeys(changes["joint_departments"]))
         departments = [get_department(c, "joint_departments") for c in codes]
-        if any(d.id == cert_type.department_id for d in departments):
-            problems.append(
-                Problem("joint_departments", "invalid_value", "联合用印部门不能包含发证部门")
-            )
         cert_type.joint_department_ids = [d.id for d in departments]
     if "electronic_since" in changes:
         value = changes["electronic_since"]
@@ -131,6 +132,10 @@ def update_type(code: str, changes: dict[str, Any]) -> CertificateType:
         if value and since is None:
             problems.append(Problem("electronic_since", "invalid_date", "电子化起始日期无效"))
         cert_type.electronic_since = since
+    if cert_type.department_id in (cert_type.joint_department_ids or []):
+        problems.append(
+            Problem("joint_departments", "invalid_value", "联合用印部门不能包含发证部门")
+        )
     raise_problems(problems)
     if "fields" in changes:
         cert_type.fields = normalise_field_schema(changes["fields"])

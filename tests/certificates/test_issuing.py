@@ -237,3 +237,16 @@ def test_a_reissue_with_bad_fields_changes_nothing(api):
     assert {d["field"] for d in error_of(response)["details"]} == {"性别", "姓名"}
     assert db.session.get(Certificate, old["id"]).status == "valid"
     assert db.session.scalar(select(func.count(Certificate.id))) == 1
+
+
+def test_a_holder_name_longer_than_a_person_record_allows_is_named(api):
+    cert_type = person_type()
+    token = api.login(officer_of(cert_type.department))
+    body = issue_body(cert_type, name="王" * 51)
+    body["fields"]["姓名"] = "王小明"
+    response = api.post("/certificates", token=token, json=body)
+    assert response.status_code == 422
+    assert (error_of(response)["field"], error_of(response)["code"]) == (
+        "holder.name",
+        "value_too_long",
+    )
