@@ -33,7 +33,7 @@ from backend.services.certificate_bulk import (
     find_companies,
     find_persons,
 )
-from backend.services.certificate_imports import source_key
+from backend.services.certificate_import_checks import source_key
 from backend.services.certificate_issuing import issue_certificate
 from backend.services.certificate_schema import add_years
 from backend.services.certificate_seed_data import DemoCompany, DemoData, DemoPerson
