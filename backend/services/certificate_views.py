@@ -95,16 +95,21 @@ def _present_holder(certificate: Certificate, viewer: Viewer) -> dict[str, Any]:
 def _detail(certificate: Certificate, viewer: Viewer) -> dict[str, Any]:
     check = verify_certificate(certificate)
     specs = {f["name"]: f for f in certificate.type.fields}
-    values = read_payload(certificate)["fields"] if check.reason != "payload_unreadable" else {}
+    payload = read_payload(certificate) if check.reason != "payload_unreadable" else None
+    values = payload["fields"] if payload else {}
+    holder_id = payload["holder"]["id"] if payload else None
     fields = []
     for name, value in values.items():
         kind = specs.get(name, {}).get("type", "text")
-        if kind == "id_number" and not viewer.sees(certificate, value):
+        # Text fields can repeat an ID number too (a driving licence's number is one).
+        is_id = kind == "id_number" or (value == holder_id and kind == "text")
+        if is_id and not viewer.sees(certificate, value):
             value = mask_id_number(value)
         fields.append({"name": name, "type": kind, "value": value})
     order = list(specs)
     fields.sort(key=lambda f: order.index(f["name"]) if f["name"] in order else len(order))
     seal_checks = {c.key_id: c for c in check.seals}
+    current_issuer = issuing_department(certificate.type)
     return {
         "fields": fields,
         "seals": [
@@ -119,10 +124,8 @@ def _detail(certificate: Certificate, viewer: Viewer) -> dict[str, Any]:
         ],
         "verified": check.ok,
         "verification": check.reason,
-        "current_issuer": {
-            "code": issuing_department(certificate.type).code,
-            "name": issuing_department(certificate.type).name,
-        },
+        # Who answers for this certificate now (differs from ``issuer`` after a reorganisation).
+        "current_issuer": {"code": current_issuer.code, "name": current_issuer.name},
     }
 
 

@@ -250,3 +250,24 @@ def test_a_holder_name_longer_than_a_person_record_allows_is_named(api):
         "holder.name",
         "value_too_long",
     )
+
+
+def test_a_text_field_that_repeats_the_holders_id_number_is_masked_for_the_officer(api):
+    from tests.factories import create_certificate_type
+
+    cert_type = create_certificate_type(
+        fields=[
+            {"name": "姓名", "type": "text", "required": True, "max_length": 50},
+            {"name": "证号", "type": "text", "required": True, "max_length": 50},
+        ]
+    )
+    token = api.login(officer_of(cert_type.department))
+    id_number = valid_id_number()
+    body = {
+        "type": cert_type.code,
+        "holder": {"name": "王小明", "id_number": id_number},
+        "fields": {"姓名": "王小明", "证号": id_number},
+    }
+    response = api.post("/certificates", token=token, json=body)
+    assert response.status_code == 201, response.get_json()
+    assert id_number not in response.get_data(as_text=True)
