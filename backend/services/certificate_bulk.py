@@ -9,12 +9,26 @@ validates; callers do, first.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Table, any_, bindparam, insert, select, text
+from flask import current_app
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    any_,
+    bindparam,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from backend import clock
@@ -31,9 +45,11 @@ from backend.models.base import UTCDateTime
 from backend.security.crypto import get_cipher
 from backend.services import seals
 from backend.services.certificate_store import allocate_serials, build_payload, issued_in_sync
-from backend.services.signers import get_signer
+from backend.services.sealing_helper import SealingHelper, seal_payloads, sealing_helper
 
 CHUNK = 2000
+# From this many certificates on, a helper process shares the sealing (see sealing_helper).
+HELPER_THRESHOLD = 20_000
 Progress = Callable[[int], None]
 
 
@@ -54,7 +70,8 @@ class BulkEntry:
     source: str | None = None  # None: the call's ``source``
 
 
-def chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
+def chunks(items: Sequence, size: int | None = None) -> Iterable[Sequence]:
+    size = size or CHUNK
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -81,6 +98,21 @@ def reserve_ids(table: Table, count: int) -> list[int]:
     return list(result.scalars())
 
 
+def _pg_type(column_type) -> str:
+    """The PostgreSQL type name binary COPY needs for a column of these tables."""
+    for kind, name in (
+        (UTCDateTime, "timestamp"),
+        (Boolean, "bool"),
+        (Integer, "int4"),
+        (LargeBinary, "bytea"),
+        (Date, "date"),
+        (String, "varchar"),
+    ):
+        if isinstance(column_type, kind):
+            return name
+    raise TypeError(f"no COPY type for {column_type!r}")
+
+
 def copy_rows(table: Table, rows: Iterable[dict[str, Any]]) -> None:
     """PostgreSQL COPY of dict rows (all with the keys of the first), streamed as produced,
     so the server ingests while the caller is still computing the next rows."""
@@ -91,8 +123,11 @@ def copy_rows(table: Table, rows: Iterable[dict[str, Any]]) -> None:
     columns = list(first)
     moments = [c for c in columns if isinstance(table.c[c].type, UTCDateTime)]
     names = ", ".join(f'"{c}"' for c in columns)
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT BINARY)'
     raw = db.session.connection().connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        # Binary: no text escaping of the (encrypted) payloads on either side.
+        copy.set_types([_pg_type(table.c[c].type) for c in columns])
         for row in itertools.chain((first,), rows):
             for name in moments:
                 row[name] = _naive_utc(row[name])
@@ -222,32 +257,57 @@ def bulk_seal_and_store(
     import_id: int | None = None,
     issued_by_id: int | None = None,
     progress: Progress | None = None,
+    helper: SealingHelper | None = None,
 ) -> int:
-    """Seal and insert every entry in the caller's transaction; returns how many."""
+    """Seal and insert every entry in the caller's transaction; returns how many.
+
+    From ``HELPER_THRESHOLD`` entries on, a helper process seals every other chunk (the
+    caller may pass one it started earlier, from ``start_sealing_helper``).
+    """
     if not entries:
         return 0
     sealers = [department] + [d for d in sealing_departments if d.id != department.id]
-    materials = []
+    signing = helper.signing if helper is not None else signing_keys(sealers)
+    serials = allocate_serials(cert_type, department, len(entries))
+    batch = _Batch(
+        cert_type=cert_type,
+        department=department,
+        sealed_by=[d.code for d in sealers],
+        signing=signing,
+        defaults={"source": source, "import_id": import_id, "issued_by_id": issued_by_id},
+    )
+    if helper is None and wants_helper(len(entries)):
+        with start_sealing_helper(department, sealing_departments) as helper:
+            _store_rows(batch.rows(entries, serials, helper), len(entries), progress)
+    else:
+        _store_rows(batch.rows(entries, serials, helper), len(entries), progress)
+    return len(entries)
+
+
+def wants_helper(count: int) -> bool:
+    return count >= HELPER_THRESHOLD and (os.cpu_count() or 1) > 1
+
+
+def signing_keys(sealers: Sequence[Department]) -> list[tuple[int, str, str, bytes]]:
+    """(department id, key id, algorithm, private key) of each sealer's current key,
+    each decrypted once for the whole batch."""
+    signing = []
     for sealer in sealers:
         key, private = seals.signing_key_material(sealer)
-        materials.append((sealer.id, key.key_id, key.algorithm, get_signer(key.algorithm), private))
-    serials = allocate_serials(cert_type, department, len(entries))
-    sealed = _sealed_rows(
-        cert_type,
-        department,
-        entries,
-        serials,
-        materials,
-        defaults={
-            "source": source,
-            "import_id": import_id,
-            "issued_by_id": issued_by_id,
-            "sealed_by": [d.code for d in sealers],
-        },
-    )
+        signing.append((sealer.id, key.key_id, key.algorithm, private))
+    return signing
+
+
+def start_sealing_helper(department: Department, sealing_departments: Sequence[Department] = ()):
+    """A sealing helper process holding the keys these departments seal with now."""
+    sealers = [department] + [d for d in sealing_departments if d.id != department.id]
+    return sealing_helper(current_app.config["DATA_ENCRYPTION_KEY"], signing_keys(sealers))
+
+
+def _store_rows(sealed: Iterator[tuple[dict, list]], count: int, progress: Progress | None) -> None:
     table, seal_table = Certificate.__table__, CertificateSeal.__table__
     if is_postgresql():
-        ids = reserve_ids(table, len(entries))
+        ids = reserve_ids(table, count)
         seal_rows: list[dict[str, Any]] = []
 
         def numbered():
@@ -258,24 +318,23 @@ def bulk_seal_and_store(
                     progress(CHUNK)
                 yield row
 
-        copy_rows(table, numbered())
+        copy_rows(table, numbered())  # streamed: the server ingests while rows are sealed
         copy_rows(seal_table, seal_rows)
-        if progress is not None:
-            progress(len(entries) % CHUNK)
-        return len(entries)
-    batch: list[tuple[dict[str, Any], list]] = []
+        if progress is not None and count % CHUNK:
+            progress(count % CHUNK)
+        return
+    pending: list[tuple[dict[str, Any], list]] = []
     for n, item in enumerate(sealed, start=1):
-        batch.append(item)
-        if len(batch) == CHUNK or n == len(entries):
-            ids = insert_rows(table, [row for row, _ in batch], returning_ids=True)
+        pending.append(item)
+        if len(pending) == CHUNK or n == count:
+            ids = insert_rows(table, [row for row, _ in pending], returning_ids=True)
             insert_rows(
                 seal_table,
-                [_seal_row(i, s) for i, (_, sigs) in zip(ids, batch, strict=True) for s in sigs],
+                [_seal_row(i, s) for i, (_, sigs) in zip(ids, pending, strict=True) for s in sigs],
             )
             if progress is not None:
-                progress(len(batch))
-            batch = []
-    return len(entries)
+                progress(len(pending))
+            pending = []
 
 
 def _seal_row(certificate_id: int, signature: tuple[int, str, str, bytes]) -> dict[str, Any]:
@@ -289,16 +348,21 @@ def _seal_row(certificate_id: int, signature: tuple[int, str, str, bytes]) -> di
     }
 
 
-def _sealed_rows(cert_type, department, entries, serials, materials, defaults):
-    """(certificate row, its signatures) for each entry: the payload signed and encrypted."""
-    cipher = get_cipher()
-    now = clock.now()
-    sealed_by = defaults["sealed_by"]
-    for entry, serial in zip(entries, serials, strict=True):
-        payload = build_payload(
+@dataclass
+class _Batch:
+    """What every certificate of one bulk call shares."""
+
+    cert_type: CertificateType
+    department: Department
+    sealed_by: list[str]
+    signing: list[tuple[int, str, str, bytes]]  # department id, key id, algorithm, private
+    defaults: dict[str, Any]
+
+    def payload(self, entry: BulkEntry, serial: str) -> dict[str, Any]:
+        return build_payload(
             serial=serial,
-            cert_type=cert_type,
-            department=department,
+            cert_type=self.cert_type,
+            department=self.department,
             holder={
                 "kind": entry.holder_kind,
                 "id": entry.holder_identifier,
@@ -308,37 +372,62 @@ def _sealed_rows(cert_type, department, entries, serials, materials, defaults):
             issued_on=entry.issued_on,
             expires_on=entry.expires_on,
             version=1,
-            sealed_by=sealed_by,
+            sealed_by=self.sealed_by,
         )
-        message = seals.canonical_json(payload)
-        electronic_at = entry.electronic_issued_at or now
-        is_person = entry.holder_kind == "person"
-        row = {
-            "serial": serial,
-            "type_id": cert_type.id,
-            "department_id": department.id,
-            "holder_person_id": entry.holder_row_id if is_person else None,
-            "holder_company_id": None if is_person else entry.holder_row_id,
-            "payload_cipher": cipher.encrypt(message),
-            "payload_digest": seals.digest(message),
-            "status": "valid",
-            "issued_on": entry.issued_on,
-            "expires_on": entry.expires_on,
-            "paper_issued_at": entry.paper_issued_at,
-            "electronic_issued_at": electronic_at,
-            "issued_in_sync": issued_in_sync(cert_type, entry.paper_issued_at, electronic_at),
-            "version": 1,
-            "supersedes_id": None,
-            "source": entry.source or defaults["source"],
-            "source_key": entry.source_key,
-            "revoked_at": None,
-            "revocation_reason": None,
-            "issued_by_id": defaults["issued_by_id"],
-            "import_id": defaults["import_id"],
-            "created_at": now,
-        }
-        signatures = [
-            (dept_id, key_id, algorithm, signer.sign(private, message))
-            for dept_id, key_id, algorithm, signer, private in materials
-        ]
-        yield row, signatures
+
+    def rows(self, entries, serials, helper: SealingHelper | None):
+        """(certificate row, its signatures) per entry, in order. With a helper, chunks go
+        in pairs: the helper seals the second while this process seals the first."""
+        cipher = get_cipher()
+        keys = [(algorithm, private) for _, _, algorithm, private in self.signing]
+        spans = iter(list(chunks(range(len(entries)))))
+        for first in spans:
+            second = next(spans, None)
+            future = None
+            if helper is not None and second is not None:
+                future = helper.submit([self.payload(entries[i], serials[i]) for i in second])
+            for span, sealed in ((first, None), (second, future)):
+                if span is None:
+                    continue
+                if sealed is None:
+                    payloads = [self.payload(entries[i], serials[i]) for i in span]
+                    results = seal_payloads(payloads, cipher, keys)
+                else:
+                    results = sealed.result()
+                yield from self._rows(entries, serials, span, results)
+
+    def _rows(self, entries, serials, span, results):
+        now = clock.now()
+        cert_type, department = self.cert_type, self.department
+        for i, (payload_cipher, payload_digest, signatures) in zip(span, results, strict=True):
+            entry = entries[i]
+            electronic_at = entry.electronic_issued_at or now
+            is_person = entry.holder_kind == "person"
+            row = {
+                "serial": serials[i],
+                "type_id": cert_type.id,
+                "department_id": department.id,
+                "holder_person_id": entry.holder_row_id if is_person else None,
+                "holder_company_id": None if is_person else entry.holder_row_id,
+                "payload_cipher": payload_cipher,
+                "payload_digest": payload_digest,
+                "status": "valid",
+                "issued_on": entry.issued_on,
+                "expires_on": entry.expires_on,
+                "paper_issued_at": entry.paper_issued_at,
+                "electronic_issued_at": electronic_at,
+                "issued_in_sync": issued_in_sync(cert_type, entry.paper_issued_at, electronic_at),
+                "version": 1,
+                "source": entry.source or self.defaults["source"],
+                "source_key": entry.source_key,
+                "issued_by_id": self.defaults["issued_by_id"],
+                "import_id": self.defaults["import_id"],
+                "created_at": now,
+            }
+            sealed = [
+                (dept_id, key_id, algorithm, value)
+                for (dept_id, key_id, algorithm, _), value in zip(
+                    self.signing, signatures, strict=True
+                )
+            ]
+            yield row, sealed

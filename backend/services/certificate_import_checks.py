@@ -78,6 +78,8 @@ class CheckedFile:
     good: list[GoodRow] = field(default_factory=list)
     expired: list[dict[str, Any]] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
+    # Persons already known, by ID number (found while checking names; reused to store).
+    known_persons: dict[str, int] = field(default_factory=dict)
 
     @property
     def bad_rows(self) -> int:
@@ -270,6 +272,7 @@ def _check_holder_names(cert_type: CertificateType, checked: CheckedFile) -> Non
     if cert_type.holder_kind != "person":
         return
     known = find_persons(r.holder_id for r in checked.good)
+    checked.known_persons = {k: v[0] for k, v in known.items()}
     first_name: dict[str, str] = {k: v[1] for k, v in known.items()}
     keep = []
     for good in checked.good:

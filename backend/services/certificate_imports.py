@@ -26,8 +26,9 @@ from backend.services.certificate_bulk import (
     create_persons,
     existing_source_keys,
     find_companies,
-    find_persons,
     lock_serial_counter,
+    start_sealing_helper,
+    wants_helper,
 )
 from backend.services.certificate_import_checks import (
     GoodRow,
@@ -43,10 +44,16 @@ from backend.services.tx import transactional
 # --- the import ----------------------------------------------------------------------------
 
 
-def _resolve_holders(cert_type: CertificateType, rows: list[GoodRow]) -> dict[str, int]:
-    """Holder identifier → row id, creating the new persons or companies in bulk."""
+def _resolve_holders(
+    cert_type: CertificateType, rows: list[GoodRow], known_persons: dict[str, int]
+) -> dict[str, int]:
+    """Holder identifier → row id, creating the new persons or companies in bulk.
+
+    Persons were looked up while checking names; one created meanwhile by a concurrent
+    import makes the insert fail (409 ``import_conflict``, retry), never a duplicate.
+    """
     if cert_type.holder_kind == "person":
-        found = {k: v[0] for k, v in find_persons(r.holder_id for r in rows).items()}
+        found = dict(known_persons)
         new = {r.holder_id: r.holder_name for r in rows if r.holder_id not in found}
         found.update(create_persons(new))
     else:
@@ -76,6 +83,20 @@ def import_certificates(
         cert_type = get_type(cert_type)
     department = authorise_issuer(officer, cert_type)
     table = read_table(raw, max_bytes=max_bytes, max_rows=max_rows)
+    if not wants_helper(len(table) - 1):
+        return _check_and_store(
+            cert_type, department, table, raw, filename, skip_bad_rows, officer, progress, None
+        )
+    # Started now, the sealing helper process is ready by the time the rows are checked.
+    with start_sealing_helper(department, joint_departments(cert_type)) as helper:
+        return _check_and_store(
+            cert_type, department, table, raw, filename, skip_bad_rows, officer, progress, helper
+        )
+
+
+def _check_and_store(
+    cert_type, department, table, raw, filename, skip_bad_rows, officer, progress, helper
+) -> CertificateImport:
     checked = check_rows(cert_type, table, progress)
     if checked.problems and not skip_bad_rows:
         raise UnprocessableEntity(
@@ -87,12 +108,14 @@ def import_certificates(
             rows_bad=checked.bad_rows,
         )
     try:
-        return _store(cert_type, department, checked, raw, filename, officer, progress)
+        return _store(cert_type, department, checked, raw, filename, officer, progress, helper)
     except IntegrityError as exc:  # a concurrent import created the same holder first
         raise Conflict("另一批导入正在进行,请稍后重试", code="import_conflict") from exc
 
 
-def _store(cert_type, department, checked, raw, filename, officer, progress) -> CertificateImport:
+def _store(
+    cert_type, department, checked, raw, filename, officer, progress, helper
+) -> CertificateImport:
     lock_serial_counter(cert_type, department)
     keys = {r.paper_serial: source_key(cert_type, r.paper_serial) for r in checked.good}
     existing = existing_source_keys(keys.values())
@@ -117,7 +140,7 @@ def _store(cert_type, department, checked, raw, filename, officer, progress) -> 
     )
     db.session.add(record)
     db.session.flush()
-    holders = _resolve_holders(cert_type, new_rows)
+    holders = _resolve_holders(cert_type, new_rows, checked.known_persons)
     entries = [
         BulkEntry(
             holder_kind=cert_type.holder_kind,
@@ -141,6 +164,7 @@ def _store(cert_type, department, checked, raw, filename, officer, progress) -> 
         import_id=record.id,
         issued_by_id=officer.id if officer else None,
         progress=(lambda n: progress("seal", n, len(entries))) if progress else None,
+        helper=helper,
     )
     return record
 

@@ -269,3 +269,28 @@ def test_the_command_imports_with_a_progress_bar_and_reports(runner, tmp_path):
     assert "4 rows, 3 imported, 0 already imported" in result.output
     assert "checking rows" in result.output and "100%" in result.output
     assert count(Certificate) == 3
+
+
+def test_a_large_import_shares_the_sealing_with_a_helper_process(api, setting, monkeypatch):
+    from backend.services import certificate_bulk
+    from backend.services.sealing_helper import SealingHelper
+
+    cert_type, token = setting
+    monkeypatch.setattr(certificate_bulk, "HELPER_THRESHOLD", 1)
+    monkeypatch.setattr(certificate_bulk, "CHUNK", 2)
+    submitted = []
+    submit = SealingHelper.submit
+
+    def counting_submit(self, payloads):
+        submitted.append(len(payloads))
+        return submit(self, payloads)
+
+    monkeypatch.setattr(SealingHelper, "submit", counting_submit)
+    response = upload(api, token, good_file(7), cert_type.code)
+    assert response.status_code == 201, response.get_json()
+    assert submitted == [2, 1]  # of the chunks [2, 2, 2, 1], the 2nd and 4th went to the helper
+    certificates = list(db.session.scalars(select(Certificate).order_by(Certificate.id)))
+    assert len(certificates) == 7
+    assert len({c.serial for c in certificates}) == 7
+    for certificate in certificates:
+        assert verify_certificate(certificate).ok, certificate.serial
