@@ -10,4 +10,4 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-from webapp import views  # noqa: E402,F401
+from webapp import code_landing, views  # noqa: E402,F401
