@@ -13,5 +13,6 @@ from miniprogram_api import (  # noqa: E402
     auth,  # noqa: F401
     exemption_list,  # noqa: F401
     service_items,  # noqa: F401
+    themes,  # noqa: F401
     verification,  # noqa: F401
 )
