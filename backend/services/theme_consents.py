@@ -186,7 +186,8 @@ def _consented_types(consent: ThemeConsent) -> set[str]:
 def prefilled_values(
     version: ThemeBundleVersion, consent: ThemeConsent | None, certificates: dict[str, Certificate]
 ) -> dict[str, Any]:
-    """label -> value read from consented certificates (only consented fields)."""
+    """label -> value read from consented certificates (only consented fields, only
+    certificates whose seals verify: a tampered one fills nothing)."""
     if consent is None:
         return {}
     allowed = set(consent.fields)
@@ -201,7 +202,9 @@ def prefilled_values(
         if cert is None:
             continue
         if code not in payloads:
-            payloads[code] = certificate_store.certificate_fields(cert)
+            # Only a certificate whose seals still verify may fill a form.
+            check = certificate_store.verify_certificate(cert)
+            payloads[code] = certificate_store.certificate_fields(cert) if check.ok else {}
         value = payloads[code].get(name)
         if value not in (None, ""):
             values[field["label"]] = value
