@@ -78,6 +78,12 @@ def test_exempt_materials_are_references_to_certificates_and_the_rest_are_listed
     }
     assert "fields" not in licence["certificate"]
     assert next(m for m in food if m["name"] == "食品安全管理制度")["status"] == "commitment"
+    health = application["parts"][1]["materials"]
+    # The health commission issues this proof itself: it checks its records, no request.
+    assert next(m for m in health if m["name"] == "从业人员健康合格证明")["status"] == (
+        "department_check"
+    )
+    assert db.session.scalar(select(func.count(VerificationRequest.id))) == 0
     missing = {m["name"] for m in application["missing_materials"]}
     assert missing == {
         "食品经营许可申请书",
