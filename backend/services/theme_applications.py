@@ -257,7 +257,8 @@ def submit_application(
     if consent_id is not None:
         consent = usable_consent(caller, bundle, version, consent_id)
     certificates = consented_certificates(caller, consent)
-    form = checked_form(version, values, prefilled_values(version, consent, certificates))
+    prefilled = prefilled_values(version, consent, certificates)
+    form = checked_form(version, values, prefilled)
     items = bundle_items(version)
     if not items:
         raise UnprocessableEntity("该主题服务暂无可办理的事项", code="no_items")
@@ -269,7 +270,7 @@ def submit_application(
         consent_id=consent.id if consent else None,
         idempotency_key=key,
         form_values=form,
-        prefilled=sorted(prefilled_values(version, consent, certificates)),
+        prefilled=sorted(prefilled),
         created_at=now,
     )
     try:
