@@ -14,6 +14,7 @@ from backend.models.themes import (
     ThemeConsent,
 )
 from backend.services import theme_parts
+from backend.services.theme_applications import unsealed_form
 from backend.services.themes import STATE_LABELS, BundleItem, bundle_items, materials_summary
 
 
@@ -66,7 +67,7 @@ def present_bundle(
     }
 
 
-def present_admin_bundle(bundle: ThemeBundle, caller: User) -> dict[str, Any]:
+def present_admin_bundle(bundle: ThemeBundle) -> dict[str, Any]:
     """State, versions, and a preview of the latest version rendered as the public would."""
     latest = next(v for v in bundle.versions if v.number == bundle.latest_number)
     return {
@@ -156,7 +157,7 @@ def present_application(application: ThemeApplication) -> dict[str, Any]:
         "bundle_version": application.version.number,
         "title": application.version.title,
         "consent_id": application.consent_id,
-        "form_values": application.form_values,
+        "form_values": unsealed_form(application),
         "prefilled_fields": application.prefilled,
         "status": theme_parts.application_status(parts),
         "parts": [present_part(p) for p in parts],

@@ -73,7 +73,7 @@ BUNDLE_SCHEMA = obj(
     response=obj({"bundles": {"type": "array", "items": ANY_OBJECT}}),
 )
 def list_theme_bundles(caller):
-    return {"bundles": [present_admin_bundle(b, caller) for b in themes.list_bundles()]}
+    return {"bundles": [present_admin_bundle(b) for b in themes.list_bundles()]}
 
 
 @endpoint(
@@ -89,7 +89,7 @@ def list_theme_bundles(caller):
     errors=[422],
 )
 def create_theme_bundle(caller, body):
-    return present_admin_bundle(themes.create_bundle(caller, body), caller)
+    return present_admin_bundle(themes.create_bundle(caller, body))
 
 
 @endpoint(
@@ -102,7 +102,7 @@ def create_theme_bundle(caller, body):
     errors=[404],
 )
 def preview_theme_bundle(caller, bundle_id):
-    return present_admin_bundle(themes.get_bundle(bundle_id), caller)
+    return present_admin_bundle(themes.get_bundle(bundle_id))
 
 
 @endpoint(
@@ -117,7 +117,7 @@ def preview_theme_bundle(caller, bundle_id):
     errors=[404, 422],
 )
 def update_theme_bundle(caller, bundle_id, body):
-    return present_admin_bundle(themes.update_bundle(caller, bundle_id, body), caller)
+    return present_admin_bundle(themes.update_bundle(caller, bundle_id, body))
 
 
 @endpoint(
@@ -131,7 +131,7 @@ def update_theme_bundle(caller, bundle_id, body):
     errors=[404, 409, 422],
 )
 def publish_theme_bundle(caller, bundle_id):
-    return present_admin_bundle(themes.publish_bundle(caller, bundle_id), caller)
+    return present_admin_bundle(themes.publish_bundle(caller, bundle_id))
 
 
 @endpoint(
@@ -145,7 +145,7 @@ def publish_theme_bundle(caller, bundle_id):
     errors=[404, 409],
 )
 def unpublish_theme_bundle(caller, bundle_id):
-    return present_admin_bundle(themes.unpublish_bundle(caller, bundle_id), caller)
+    return present_admin_bundle(themes.unpublish_bundle(caller, bundle_id))
 
 
 # ---------------------------------------------------------------- public and holders

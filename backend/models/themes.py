@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend import clock
@@ -114,7 +114,10 @@ class ThemeApplication(CreatedMixin, db.Model):
     idempotency_key: Mapped[str] = mapped_column(String(64))
     # label -> value, the complete form as submitted; ``prefilled`` the labels read from
     # certificates (under consent) rather than typed by the applicant.
+    # ID-number fields appear masked in ``form_values``; their values are in
+    # ``sensitive_cipher`` (encrypted JSON), shown in full to the applicant only.
     form_values: Mapped[dict] = mapped_column(JSON, default=dict)
+    sensitive_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
     prefilled: Mapped[list] = mapped_column(JSON, default=list)
 
     user: Mapped[User] = relationship()

@@ -8,6 +8,7 @@ Pre-filled values come from consented certificates on the server, never from the
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from typing import Any
@@ -27,6 +28,8 @@ from backend.models.themes import (
     ThemeConsent,
 )
 from backend.models.verification import VerificationRoute
+from backend.security.checksums import is_valid_id_number
+from backend.security.crypto import get_cipher, mask_id_number
 from backend.services.accounts import companies_of, person_id_number
 from backend.services.applicant_exemptions import EXEMPT, exemptions_for
 from backend.services.theme_consents import (
@@ -74,6 +77,8 @@ def _existing(caller: User, key: str) -> ThemeApplication | None:
 
 
 def _type_ok(kind: str, value: Any) -> bool:
+    if kind == "id_number":
+        return isinstance(value, str) and is_valid_id_number(value)
     if kind == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if not isinstance(value, str):
@@ -87,7 +92,33 @@ def _type_ok(kind: str, value: Any) -> bool:
     return len(value) <= 500
 
 
-TYPE_LABELS = {"text": "文本", "date": "日期(YYYY-MM-DD)", "number": "数字"}
+TYPE_LABELS = {
+    "text": "文本",
+    "date": "日期(YYYY-MM-DD)",
+    "number": "数字",
+    "id_number": "有效的公民身份号码",
+}
+
+
+def sealed_form(version: ThemeBundleVersion, form: dict[str, Any]) -> tuple[dict, bytes | None]:
+    """The form with ID numbers masked, and those ID numbers encrypted."""
+    sensitive = {
+        f["label"]: form[f["label"]]
+        for f in version.form_fields
+        if f["type"] == "id_number" and f["label"] in form
+    }
+    if not sensitive:
+        return form, None
+    masked = {k: mask_id_number(str(v)) if k in sensitive else v for k, v in form.items()}
+    return masked, get_cipher().encrypt(json.dumps(sensitive, ensure_ascii=False).encode())
+
+
+def unsealed_form(application: ThemeApplication) -> dict[str, Any]:
+    """The complete form in clear, for the applicant."""
+    if application.sensitive_cipher is None:
+        return dict(application.form_values)
+    sensitive = json.loads(get_cipher().decrypt(bytes(application.sensitive_cipher)))
+    return {**application.form_values, **sensitive}
 
 
 def checked_form(
@@ -259,6 +290,7 @@ def submit_application(
     certificates = consented_certificates(caller, consent)
     prefilled = prefilled_values(version, consent, certificates)
     form = checked_form(version, values, prefilled)
+    masked_form, sensitive_cipher = sealed_form(version, form)
     items = bundle_items(version)
     if not items:
         raise UnprocessableEntity("该主题服务暂无可办理的事项", code="no_items")
@@ -269,7 +301,8 @@ def submit_application(
         version_id=version.id,
         consent_id=consent.id if consent else None,
         idempotency_key=key,
-        form_values=form,
+        form_values=masked_form,
+        sensitive_cipher=sensitive_cipher,
         prefilled=sorted(prefilled),
         created_at=now,
     )

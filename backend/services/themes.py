@@ -35,8 +35,9 @@ def _problem(field: str, code: str, message: str) -> dict[str, str]:
 
 
 def _field_type(schema_type: str) -> str:
-    """The form type of a certificate field: dates and numbers keep theirs, the rest text."""
-    return schema_type if schema_type in ("date", "number") else "text"
+    """The form type of a certificate field: dates, numbers and ID numbers keep theirs (an ID
+    number is checked, stored encrypted and shown masked), the rest is text."""
+    return schema_type if schema_type in ("date", "number", "id_number") else "text"
 
 
 def check_definition(data: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from backend.models import User
 from backend.models.themes import ThemeApplication, ThemeApplicationPart, ThemeConsent
 from backend.models.verification import VerificationRequest
 from backend.services import theme_applications
+from backend.services.accounts import person_id_number
 from notifications.models import Notification
 from tests.factories import error_of
 from tests.themes.factories import new_key
@@ -105,7 +106,10 @@ def test_a_material_exempt_by_verification_request_creates_the_linked_request(ap
     consent_id = api.post(f"/themes/{retirement}/consents", token=token).get_json()["id"]
     response = api.post(
         f"/themes/{retirement}/applications",
-        json={"consent_id": consent_id, "values": {"姓名": "王退休", "公民身份号码": "x"}},
+        json={
+            "consent_id": consent_id,
+            "values": {"姓名": "王退休", "公民身份号码": person_id_number(citizen.person)},
+        },
         token=token,
         headers={"Idempotency-Key": new_key()},
     )
@@ -200,3 +204,42 @@ def test_the_applicant_follows_every_part_in_the_list_and_the_detail(api, restau
     detail = api.get(f"/applications/{application_id}", token=restaurant.token).get_json()
     assert detail["status"] == "in_progress"
     assert [p["timeline"][0]["kind"] for p in detail["parts"]] == ["submitted"] * 3
+
+
+def test_an_id_number_in_the_form_is_checked_encrypted_and_masked_for_officers(api, city):
+    from tests.factories import create_officer, create_user
+    from tests.themes.factories import bundle_id, department
+
+    citizen = create_user(display_name="王退休")
+    token = api.login(citizen)
+    retirement = bundle_id("retirement")
+    path = f"/themes/{retirement}/applications"
+    bad = api.post(
+        path,
+        json={"values": {"姓名": "王退休", "公民身份号码": "330106199001011234"}},
+        token=token,
+        headers={"Idempotency-Key": new_key()},
+    )
+    assert bad.status_code == 422
+    assert error_of(bad)["details"] == [
+        {
+            "field": "values.公民身份号码",
+            "code": "invalid_type",
+            "message": "字段类型错误:公民身份号码 应为有效的公民身份号码",
+        }
+    ]
+    number = person_id_number(citizen.person)
+    response = api.post(
+        path,
+        json={"values": {"姓名": "王退休", "公民身份号码": number}},
+        token=token,
+        headers={"Idempotency-Key": new_key()},
+    )
+    assert response.status_code == 201
+    assert response.get_json()["form_values"]["公民身份号码"] == number
+    stored = db.session.get(ThemeApplication, response.get_json()["id"])
+    assert number not in str(stored.form_values) and number.encode() not in stored.sensitive_cipher
+    officer = api.login(create_officer(department("hrss")))
+    (part,) = api.get("/application-parts", token=officer).get_json()["parts"]
+    shown = part["application"]["form_values"]["公民身份号码"]
+    assert shown != number and shown[:4] == number[:4] and shown[-4:] == number[-4:]

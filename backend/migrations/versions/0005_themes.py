@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-26 14:01:56.555954
+Create Date: 2026-11-26 14:20:16.641656
 
 """
 from alembic import op
@@ -83,6 +83,7 @@ def upgrade():
     sa.Column('consent_id', sa.Integer(), nullable=True),
     sa.Column('idempotency_key', sa.String(length=64), nullable=False),
     sa.Column('form_values', sa.JSON(), nullable=False),
+    sa.Column('sensitive_cipher', sa.LargeBinary(), nullable=True),
     sa.Column('prefilled', sa.JSON(), nullable=False),
     sa.Column('created_at', backend.models.base.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['bundle_id'], ['theme_bundles.id'], name=op.f('fk_theme_applications_bundle_id_theme_bundles')),
