@@ -32,6 +32,7 @@ from backend.services.verification_seed import (
     seed_demo_verification_requests,
     seed_verification_routes,
 )
+from notifications.seed import seed_demo_notifications
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seed_data"
 DEMO_PASSWORD = "demo-password"
@@ -171,11 +172,26 @@ SEED_STEPS: list[tuple[str, Callable[[], None]]] = [
     ("departments", seed_departments),
     ("certificate types", seed_certificate_types),
     ("demo accounts", seed_demo_accounts),
+    ("demo notifications", seed_demo_notifications),
     ("service items", seed_service_items),
     ("verification routes", seed_verification_routes),
     ("demo verification requests", seed_demo_verification_requests),
     ("theme bundles", seed_theme_bundles),
 ]
+
+
+def _certificate_steps() -> list[tuple[str, Callable[[], None]]]:
+    from backend.services import certificate_seed as cs
+
+    return [
+        ("seal keys", cs.seed_seal_keys),
+        ("issuance list", cs.seed_issuance_list),
+        ("demo certificates", cs.seed_demo_certificates),
+        ("certificate population", cs.seed_certificate_population),
+    ]
+
+
+SEED_STEPS += _certificate_steps()
 
 
 def run_seed(steps: list[str] | None = None, echo: Callable[[str], None] = print) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from backend import clock
-from backend.errors import Conflict, NotFound, UnprocessableEntity
+from backend.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from backend.extensions import db
 from backend.models import CertificateType, User
 from backend.models.service_items import EXEMPTION_LABELS, ServiceItem, ServiceItemVersion
@@ -22,6 +22,7 @@ from backend.models.themes import ThemeApplication, ThemeBundle, ThemeBundleVers
 from backend.services.applicant_exemptions import EXEMPT, MUST_SUBMIT, exemptions_for
 from backend.services.service_items import public_version
 from backend.services.tx import transactional
+from notifications import audiences
 
 APPLICANT_FIELD_TYPES = ("text", "date", "number")
 STATE_LABELS = {"draft": "草稿", "published": "已发布", "unpublished": "已下架"}
@@ -307,3 +308,30 @@ def applicant_user_ids(theme_id: int) -> list[int]:
             .order_by(ThemeApplication.user_id)
         )
     )
+
+
+def bundle_applicants_audience(department_id: int, params: dict[str, Any]) -> Select:
+    """Campaign audience ``bundle_applicants``: for a department handling one of its items."""
+    bundle = db.session.get(ThemeBundle, params["theme_id"])
+    if bundle is None:
+        raise UnprocessableEntity("主题服务不存在", code="unknown_theme", field="audience.theme_id")
+    item_ids = {i for v in bundle.versions for i in v.service_item_ids}
+    handles = db.session.scalar(
+        select(ServiceItem.id)
+        .where(ServiceItem.id.in_(item_ids), ServiceItem.department_id == department_id)
+        .limit(1)
+    )
+    if handles is None:
+        raise Forbidden(
+            "只能向本部门参与办理的主题服务的申请人发送通知",
+            code="theme_not_yours",
+            field="audience.theme_id",
+        )
+    return (
+        select(ThemeApplication.user_id.label("user_id"))
+        .join(User, User.id == ThemeApplication.user_id)
+        .where(ThemeApplication.bundle_id == bundle.id, User.enabled.is_(True))
+    )
+
+
+audiences.set_resolver("bundle_applicants", bundle_applicants_audience)

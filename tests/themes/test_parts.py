@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import select
 
-from backend.errors import Conflict
+from backend.errors import Conflict, Forbidden
 from backend.extensions import db
 from backend.models import User
 from backend.services import theme_parts, themes
@@ -218,3 +219,16 @@ def test_the_applicants_of_a_bundle_are_an_audience(api, restaurant):
     submitted(api, restaurant)
     assert themes.applicant_user_ids(restaurant.bundle_id) == [restaurant.representative.id]
     assert themes.applicant_user_ids(999999) == []
+
+
+def test_a_department_handling_the_bundle_can_address_its_applicants(api, restaurant):
+    from notifications.audiences import resolve
+    from tests.themes.factories import department
+
+    submitted(api, restaurant)
+    spec = {"kind": "bundle_applicants", "theme_id": restaurant.bundle_id}
+    user_ids = set(db.session.scalars(resolve(restaurant.fire.department_id, spec)))
+    assert user_ids == {restaurant.representative.id}
+    with pytest.raises(Forbidden) as refused:
+        resolve(department("edu").id, spec)
+    assert refused.value.code == "theme_not_yours"
