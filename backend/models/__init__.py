@@ -8,6 +8,7 @@ from backend.models.certificates import Certificate, CertificateSeal, SerialCoun
 from backend.models.codes import UsageRecord
 from backend.models.organisations import Company, Department, VerifierOrganisation
 from backend.models.seals import SealKey
+from backend.models.themes import ThemeBundle  # noqa: F401  (all its tables)
 from backend.models.verification import VerificationRequest  # noqa: F401  (all its tables)
 from notifications.models import Notification
 
