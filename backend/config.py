@@ -52,6 +52,19 @@ class Config:
     TRUST_PROXY = os.environ.get("TRUST_PROXY", "0") == "1"
     # Generated into instance/ on first development run when not given.
     GENERATE_MISSING_SECRETS = True
+    # Response compression (Flask-Compress), the same settings as nginx.conf's gzip.
+    COMPRESS_ALGORITHM = "gzip"
+    COMPRESS_LEVEL = 5
+    COMPRESS_MIN_SIZE = 256
+    COMPRESS_MIMETYPES = [
+        "text/html",
+        "text/css",
+        "text/javascript",
+        "application/javascript",
+        "application/json",
+        "image/svg+xml",
+        "text/plain",
+    ]
 
 
 class DevelopmentConfig(Config):

@@ -10,4 +10,9 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
+from webapp import assets  # noqa: E402
+
+bp.after_app_request(assets.cache_static)
+bp.add_app_template_global(assets.asset, "asset")
+
 from webapp import views  # noqa: E402,F401
