@@ -10,3 +10,6 @@ bp = Blueprint("mp", __name__, url_prefix="/api/mp/v1")
 
 # Route modules, one per domain. Each import registers its endpoints on ``bp``.
 from miniprogram_api import auth  # noqa: E402,F401
+
+# isort: split
+from miniprogram_api import complaints  # noqa: E402,F401

@@ -10,16 +10,14 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user, login_required, login_user, logout_user
 
 from backend.errors import AppError, ValidationFailed
-from backend.models import Role
 from backend.presenters import present_user
 from backend.services import accounts
 from webapp import bp
+from webapp.guards import HOLDERS, VERIFIERS
 
 TEXT_SIZE_COOKIE = "text_size"
 TEXT_SIZES = ("normal", "large")
 ONE_YEAR_S = 365 * 24 * 3600
-HOLDERS = (Role.CITIZEN, Role.COMPANY_REPRESENTATIVE)
-VERIFIERS = (Role.VERIFIER_MEMBER,)
 
 # Home page tiles: (endpoint, title, hint, roles or None for everyone). A tile shows once
 # its page exists, so pages appear as their domains land.

@@ -3,6 +3,7 @@
 from backend.models.accounts import ROLE_LABELS, CompanyRepresentative, Person, Role, User
 from backend.models.certificate_types import CertificateType
 from backend.models.certificates import Certificate, CertificateSeal, SerialCounter
+from backend.models.complaints import Complaint
 from backend.models.organisations import Company, Department, VerifierOrganisation
 from backend.models.seals import SealKey
 from notifications.models import Notification
@@ -16,6 +17,7 @@ __all__ = [
     "CertificateSeal",
     "CertificateType",
     "Company",
+    "Complaint",
     "CompanyRepresentative",
     "Department",
     "Notification",

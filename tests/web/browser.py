@@ -40,6 +40,7 @@ CHROMIUM_FLAGS = [
     "--disable-quic",
     "--no-first-run",
     "--no-default-browser-check",
+    "--lang=zh-CN",
     "--disable-extensions",
     f"--window-size={PHONE_WIDTH},{PHONE_HEIGHT}",
 ]
