@@ -71,12 +71,16 @@ def allocate_serials(
         SerialCounter.department_id == department.id,
         SerialCounter.year == year,
     )
-    last = db.session.execute(
-        update(SerialCounter)
-        .where(*where)
-        .values(last=SerialCounter.last + count)
-        .returning(SerialCounter.last)
-    ).scalar()
+
+    def bump() -> int | None:
+        return db.session.execute(
+            update(SerialCounter)
+            .where(*where)
+            .values(last=SerialCounter.last + count)
+            .returning(SerialCounter.last)
+        ).scalar()
+
+    last = bump()
     if last is None:
         try:
             with db.session.begin_nested():
@@ -87,12 +91,7 @@ def allocate_serials(
                 )
             last = count
         except IntegrityError:  # another transaction created the counter first
-            last = db.session.execute(
-                update(SerialCounter)
-                .where(*where)
-                .values(last=SerialCounter.last + count)
-                .returning(SerialCounter.last)
-            ).scalar_one()
+            last = bump()
     first = last - count + 1
     return [format_serial(department, cert_type, year, n) for n in range(first, last + 1)]
 
