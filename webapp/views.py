@@ -49,7 +49,7 @@ def unread_count() -> int | None:
         return None
     from notifications import service as notifications
 
-    return notifications.unread_count(current_user.id)
+    return notifications.unread_count(current_user)
 
 
 @bp.app_context_processor
