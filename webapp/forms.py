@@ -9,6 +9,18 @@ from flask import request
 from backend.errors import AppError
 from backend.validation import validate
 
+PER_PAGE = 20
+PAGE_QUERY = {
+    "type": "object",
+    "properties": {"page": {"type": "integer", "minimum": 1, "maximum": 10000}},
+}
+
+
+def page_number() -> int:
+    """The ``page`` query argument of a list page (400 naming the field when it is bad)."""
+    raw = request.args.get("page", "1")
+    return validate(PAGE_QUERY, {"page": int(raw) if raw.isdigit() else raw})["page"]
+
 
 def form_body(schema: dict, integers: tuple[str, ...] = ()) -> dict[str, Any]:
     """The posted fields the schema knows, trimmed; empty optional fields left out."""

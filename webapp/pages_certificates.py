@@ -8,7 +8,7 @@ from flask_login import current_user
 from backend.services import certificate_views
 from webapp import bp
 from webapp.guards import HOLDERS, page_for
-from webapp.pages_codes import PER_PAGE, _page_number
+from webapp.forms import PER_PAGE, page_number
 
 STATUS_LABELS = {"valid": "有效", "expired": "已过期", "revoked": "已注销", "superseded": "已更新"}
 KIND_LABELS = {"licence": "证照", "proof": "证明"}
@@ -17,7 +17,7 @@ KIND_LABELS = {"licence": "证照", "proof": "证明"}
 @bp.get("/certificates")
 @page_for(*HOLDERS)
 def certificates():
-    page = _page_number()
+    page = page_number()
     listing = certificate_views.list_for_holder(current_user, page=page, per_page=PER_PAGE)
     return render_template(
         "certificates/list.html",

@@ -14,14 +14,12 @@ from flask_login import current_user
 
 from backend.errors import AppError
 from backend.services import certificate_store, scans, usage_records
-from backend.validation import validate
 from webapp import bp
-from webapp.forms import field_errors, form_body
+from webapp.forms import PER_PAGE, field_errors, form_body, page_number
 from webapp.guards import HOLDERS, VERIFIERS, page_for
 
 API_PREFIX = "/api/mp/v1"
 DEFAULT_PURPOSE = "窗口核验"
-PER_PAGE = 20
 SCAN_FORM = {
     "type": "object",
     "additionalProperties": False,
@@ -37,10 +35,6 @@ REPORT_FORM = {
     "required": ["reason"],
     "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}},
 }
-PAGE_QUERY = {
-    "type": "object",
-    "properties": {"page": {"type": "integer", "minimum": 1, "maximum": 10000}},
-}
 SCAN_LABELS = {"qr_content": "码内容", "purpose": "核验事由"}
 RESULT_LABELS = {
     "ok": "有效",
@@ -50,11 +44,6 @@ RESULT_LABELS = {
     "seal_invalid": "印章验证未通过",
     "out_of_scope": "超出授权范围",
 }
-
-
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return validate(PAGE_QUERY, {"page": int(raw) if raw.isdigit() else raw})["page"]
 
 
 def _no_store(response):
@@ -107,7 +96,7 @@ def show_code():
 @bp.get("/usage-records")
 @page_for(*HOLDERS)
 def usage_records_page():
-    page = _page_number()
+    page = page_number()
     listing = usage_records.list_usage_records(current_user, page=page, per_page=PER_PAGE)
     return render_template(
         "codes/usage_records.html",
@@ -163,7 +152,7 @@ def scan():
 @bp.get("/scans")
 @page_for(*VERIFIERS)
 def scan_history():
-    page = _page_number()
+    page = page_number()
     listing = usage_records.list_usage_records(current_user, page=page, per_page=PER_PAGE)
     return render_template(
         "codes/scan_history.html",

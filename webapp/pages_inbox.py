@@ -9,7 +9,7 @@ from backend import clock
 from notifications import service as notifications
 from webapp import bp
 from webapp.guards import HOLDERS, VERIFIERS, page_for
-from webapp.pages_codes import PER_PAGE, _page_number
+from webapp.forms import PER_PAGE, page_number
 from webapp.views import safe_next
 
 INBOX_ROLES = HOLDERS + VERIFIERS
@@ -18,7 +18,7 @@ INBOX_ROLES = HOLDERS + VERIFIERS
 @bp.get("/inbox")
 @page_for(*INBOX_ROLES)
 def inbox():
-    page = _page_number()
+    page = page_number()
     listing = notifications.list_notifications(current_user, page=page, per_page=PER_PAGE)
     items = [
         {

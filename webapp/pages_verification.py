@@ -9,13 +9,13 @@ from backend.services import verification
 from backend.services.verification_present import present_request
 from webapp import bp
 from webapp.guards import HOLDERS, page_for
-from webapp.pages_codes import PER_PAGE, _page_number
+from webapp.forms import PER_PAGE, page_number
 
 
 @bp.get("/verification-requests")
 @page_for(*HOLDERS)
 def verification_requests():
-    page = _page_number()
+    page = page_number()
     found = verification.list_requests(current_user, page=page, per_page=PER_PAGE)
     items = [present_request(r, current_user, "subject") for r in found.items]
     return render_template(
