@@ -85,6 +85,7 @@ class Browser:
         for flag in CHROMIUM_FLAGS:
             options.add_argument(flag)
         options.add_argument(f"--user-data-dir={user_data_dir}")
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         service = Service(executable_path=CHROMEDRIVER, log_output=subprocess.DEVNULL)
         self.driver = webdriver.Chrome(options=options, service=service)
         self.driver.execute_cdp_cmd(
@@ -166,6 +167,10 @@ class Browser:
         path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
+    def console_errors(self) -> list[str]:
+        """Errors the page logged since the last call (script errors, CSP violations)."""
+        return [e["message"] for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+
     def element_png(self, css: str) -> bytes:
         return self.find(css).screenshot_as_png
 
@@ -191,8 +196,15 @@ class Browser:
             "axe": self.axe_violations(),
             "wider_than_phone": self.overflowing_width() > PHONE_WIDTH,
             "small_tap_targets": self.small_tap_targets(),
+            "console_errors": self.console_errors(),
         }
-        assert problems == {"axe": [], "wider_than_phone": False, "small_tap_targets": []}, (
+        clean = {
+            "axe": [],
+            "wider_than_phone": False,
+            "small_tap_targets": [],
+            "console_errors": [],
+        }
+        assert problems == clean, (
             name,
             problems,
         )
