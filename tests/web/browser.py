@@ -151,6 +151,7 @@ class Browser:
         self.open("/healthz")
         self.driver.delete_all_cookies()
         self.driver.execute_script("window.localStorage.clear(); window.sessionStorage.clear();")
+        self.driver.get_log("browser")  # drain: /healthz has no icon, so Chromium asked for one
 
     def quit(self) -> None:
         self.driver.quit()
