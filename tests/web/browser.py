@@ -169,8 +169,15 @@ class Browser:
         return path
 
     def console_errors(self) -> list[str]:
-        """Errors the page logged since the last call (script errors, CSP violations)."""
-        return [e["message"] for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+        """Errors the page logged since the last call (script errors, CSP violations, failed
+        requests), except the page's own error status, which an error page answers with."""
+        page = self.driver.current_url.split("#")[0]
+        return [
+            e["message"]
+            for e in self.driver.get_log("browser")
+            if e["level"] == "SEVERE"
+            and not (e.get("source") == "network" and e["message"].startswith(page + " "))
+        ]
 
     def element_png(self, css: str) -> bytes:
         return self.find(css).screenshot_as_png
