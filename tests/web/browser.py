@@ -148,10 +148,10 @@ class Browser:
 
     def reset(self) -> None:
         """Forget cookies and storage between tests that share this browser."""
-        self.open("/healthz")
+        self.open("/login")  # a page of this site, so its cookies and storage can be cleared
         self.driver.delete_all_cookies()
         self.driver.execute_script("window.localStorage.clear(); window.sessionStorage.clear();")
-        self.driver.get_log("browser")  # drain: /healthz has no icon, so Chromium asked for one
+        self.driver.get_log("browser")
 
     def quit(self) -> None:
         self.driver.quit()
