@@ -78,11 +78,13 @@ class Weight:
 class Browser:
     """One Chromium session; ``name`` prefixes its screenshots."""
 
-    def __init__(self, server_url: str, user_data_dir: Path, name: str) -> None:
+    def __init__(
+        self, server_url: str, user_data_dir: Path, name: str, extra_flags: tuple[str, ...] = ()
+    ) -> None:
         os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager reach the network
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
-        for flag in CHROMIUM_FLAGS:
+        for flag in (*CHROMIUM_FLAGS, *extra_flags):
             options.add_argument(flag)
         options.add_argument(f"--user-data-dir={user_data_dir}")
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -268,6 +270,25 @@ class Browser:
         self.driver.execute_script(
             "performance.setResourceTimingBufferSize(1000); performance.clearResourceTimings();"
         )
+
+
+def write_camera_video(path: Path, content: str, frames: int = 5) -> Path:
+    """A Y4M clip of a QR code, for Chromium's fake camera (``--use-file-for-fake-video-capture``)."""
+    import qrcode
+    from PIL import Image
+
+    width, height = 640, 480
+    code = qrcode.make(content, error_correction=qrcode.constants.ERROR_CORRECT_Q, box_size=6)
+    code = code.convert("L")
+    frame = Image.new("L", (width, height), 255)
+    frame.paste(code, ((width - code.width) // 2, (height - code.height) // 2))
+    luma = frame.tobytes()
+    chroma = bytes([128]) * (width // 2 * height // 2)
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + luma + chroma + chroma)
+    return path
 
 
 def _weight(entries: list[dict]) -> Weight:
