@@ -273,7 +273,7 @@ class Browser:
 
 
 def write_camera_video(path: Path, content: str, frames: int = 5) -> Path:
-    """A Y4M clip of a QR code, for Chromium's fake camera (``--use-file-for-fake-video-capture``)."""
+    """A Y4M clip of a QR code for Chromium's fake camera (--use-file-for-fake-video-capture)."""
     import qrcode
     from PIL import Image
 
