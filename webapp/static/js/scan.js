@@ -5,6 +5,7 @@
 const root = document.getElementById("scanner");
 const form = document.getElementById("scan-form");
 const input = document.getElementById("qr_content");
+const purpose = document.getElementById("purpose");
 const startButton = document.getElementById("start-camera");
 const stopButton = document.getElementById("stop-camera");
 const video = document.getElementById("camera");
@@ -91,7 +92,7 @@ async function loop() {
 }
 
 async function start() {
-  if (!form.reportValidity()) return; // the purpose must be filled in first
+  if (!purpose.reportValidity()) return; // the purpose must be filled in first
   say("正在打开摄像头……");
   try {
     if (!detector && !jsQR) await makeDecoder();
