@@ -205,22 +205,34 @@ class Browser:
         problems = {
             "axe": self.axe_violations(),
             "wider_than_phone": self.overflowing_width() > PHONE_WIDTH,
+            "wider_than_phone_at_200_percent_text": self.overflowing_width_at(2.0) > PHONE_WIDTH,
             "small_tap_targets": self.small_tap_targets(),
             "console_errors": self.console_errors(),
         }
         clean = {
             "axe": [],
             "wider_than_phone": False,
+            "wider_than_phone_at_200_percent_text": False,
             "small_tap_targets": [],
             "console_errors": [],
         }
-        assert problems == clean, (
-            name,
-            problems,
-        )
+        assert problems == clean, (name, problems)
 
     def overflowing_width(self) -> int:
         return self.driver.execute_script("return document.documentElement.scrollWidth")
+
+    def overflowing_width_at(self, text_scale: float) -> int:
+        """Page width with the browser's text size scaled (as a user setting would)."""
+        return self.driver.execute_script(
+            """
+            const root = document.documentElement, before = root.style.fontSize;
+            root.style.fontSize = (arguments[0] * 100) + '%';
+            const width = root.scrollWidth;
+            root.style.fontSize = before;
+            return width;
+            """,
+            text_scale,
+        )
 
     def small_tap_targets(self) -> list[str]:
         """Visible controls smaller than 44x44 CSS px (a checkbox counts by its label)."""
