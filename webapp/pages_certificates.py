@@ -7,8 +7,8 @@ from flask_login import current_user
 
 from backend.services import certificate_views
 from webapp import bp
-from webapp.guards import HOLDERS, page_for
 from webapp.forms import PER_PAGE, page_number
+from webapp.guards import HOLDERS, page_for
 
 STATUS_LABELS = {"valid": "有效", "expired": "已过期", "revoked": "已注销", "superseded": "已更新"}
 KIND_LABELS = {"licence": "证照", "proof": "证明"}

@@ -8,8 +8,8 @@ from flask_login import current_user
 from backend import clock
 from notifications import service as notifications
 from webapp import bp
-from webapp.guards import HOLDERS, VERIFIERS, page_for
 from webapp.forms import PER_PAGE, page_number
+from webapp.guards import HOLDERS, VERIFIERS, page_for
 from webapp.views import safe_next
 
 INBOX_ROLES = HOLDERS + VERIFIERS

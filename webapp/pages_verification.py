@@ -8,8 +8,8 @@ from flask_login import current_user
 from backend.services import verification
 from backend.services.verification_present import present_request
 from webapp import bp
-from webapp.guards import HOLDERS, page_for
 from webapp.forms import PER_PAGE, page_number
+from webapp.guards import HOLDERS, page_for
 
 
 @bp.get("/verification-requests")
