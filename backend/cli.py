@@ -41,3 +41,7 @@ def register_cli(app: Flask) -> None:
         except AppError as exc:
             raise click.ClickException(f"{exc.field or ''} {exc.message}".strip()) from exc
         click.echo(f"created user {user.username} ({user.role})")
+
+    from backend.cli_verification import register_verification_cli
+
+    register_verification_cli(app)

@@ -65,6 +65,8 @@ class Config:
     TRUST_PROXY = os.environ.get("TRUST_PROXY", "0") == "1"
     # Generated into instance/ on first development run when not given.
     GENERATE_MISSING_SECRETS = True
+    # Public holidays (YYYY-MM-DD, comma-separated) not counted as verification working days.
+    VERIFICATION_HOLIDAYS = os.environ.get("VERIFICATION_HOLIDAYS", "")
 
 
 class DevelopmentConfig(Config):

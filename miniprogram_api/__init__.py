@@ -9,7 +9,8 @@ from flask import Blueprint
 bp = Blueprint("mp", __name__, url_prefix="/api/mp/v1")
 
 # Route modules, one per domain. Each import registers its endpoints on ``bp``.
-from miniprogram_api import auth  # noqa: E402,F401
-
-# isort: split
-from miniprogram_api import complaints  # noqa: E402,F401
+from miniprogram_api import (  # noqa: E402
+    auth,  # noqa: F401
+    complaints,  # noqa: F401
+    verification,  # noqa: F401
+)

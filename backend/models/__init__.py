@@ -6,6 +6,7 @@ from backend.models.certificates import Certificate, CertificateSeal, SerialCoun
 from backend.models.complaints import Complaint
 from backend.models.organisations import Company, Department, VerifierOrganisation
 from backend.models.seals import SealKey
+from backend.models.verification import VerificationRequest  # noqa: F401  (all its tables)
 from notifications.models import Notification
 
 ROLE_LABELS_BY_VALUE = {role.value: label for role, label in ROLE_LABELS.items()}

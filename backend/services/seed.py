@@ -26,6 +26,10 @@ from backend.models import (
 from backend.security.checksums import make_credit_code, make_id_number
 from backend.services import accounts
 from backend.services.tx import transactional
+from backend.services.verification_seed import (
+    seed_demo_verification_requests,
+    seed_verification_routes,
+)
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seed_data"
 DEMO_PASSWORD = "demo-password"
@@ -165,6 +169,8 @@ SEED_STEPS: list[tuple[str, Callable[[], None]]] = [
     ("departments", seed_departments),
     ("certificate types", seed_certificate_types),
     ("demo accounts", seed_demo_accounts),
+    ("verification routes", seed_verification_routes),
+    ("demo verification requests", seed_demo_verification_requests),
 ]
 
 

@@ -1,8 +1,8 @@
 """complaints
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-26 12:53:36.805509
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-26 13:13:46.685933
 
 """
 from alembic import op
@@ -11,8 +11,8 @@ import backend.models.base  # noqa: F401  (UTCDateTime)
 
 
 # revision identifiers, used by Alembic.
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
