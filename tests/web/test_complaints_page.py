@@ -51,6 +51,13 @@ def test_a_form_missing_the_office_is_shown_again_with_the_error_next_to_the_fie
     assert db.session.scalars(select(Complaint)).first() is None
 
 
+def test_the_report_form_limits_lengths_with_real_attributes(client):
+    _login(client, create_user())
+    html = client.get("/complaints/new").get_data(as_text=True)
+    assert 'id="office_name" name="office_name"' in html and 'maxlength="200"' in html
+    assert "=&#34;" not in html  # no attribute escaped into text
+
+
 def test_the_report_form_refuses_a_post_without_its_csrf_token(client):
     user = create_user()
     _login(client, user)
