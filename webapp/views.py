@@ -27,10 +27,10 @@ TILES = [
     ("web.usage_records", "用证记录", "谁查看了我的证照", HOLDERS),
     ("web.applications", "我的办件", "主题服务申请进度", HOLDERS),
     ("web.verification_requests", "部门协查", "协查进度", HOLDERS),
-    ("web.inbox", "消息", "通知与提醒", HOLDERS + VERIFIERS),
     ("web.new_complaint", "反映索要证明", "仍被要求提交证明", HOLDERS),
     ("web.scan", "扫码核验", "扫描持证人二维码", VERIFIERS),
     ("web.scan_history", "核验记录", "本单位扫码记录", VERIFIERS),
+    ("web.inbox", "消息", "通知与提醒", HOLDERS + VERIFIERS),
     ("web.exemption_list", "材料减免清单", "哪些材料可免提交", None),
     ("web.themes", "主题服务", "一件事一次办", None),
 ]
