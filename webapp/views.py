@@ -24,14 +24,14 @@ ONE_YEAR_S = 365 * 24 * 3600
 TILES = [
     ("web.certificates", "我的证照", "电子证照与证明", HOLDERS),
     ("web.show_code", "亮码", "出示证照二维码", HOLDERS),
-    ("web.usage_records", "用证记录", "谁查看了我的证照", HOLDERS),
+    ("web.usage_records_page", "用证记录", "谁查看了我的证照", HOLDERS),
     ("web.applications", "我的办件", "主题服务申请进度", HOLDERS),
     ("web.verification_requests", "部门协查", "协查进度", HOLDERS),
     ("web.new_complaint", "反映索要证明", "仍被要求提交证明", HOLDERS),
     ("web.scan", "扫码核验", "扫描持证人二维码", VERIFIERS),
     ("web.scan_history", "核验记录", "本单位扫码记录", VERIFIERS),
     ("web.inbox", "消息", "通知与提醒", HOLDERS + VERIFIERS),
-    ("web.exemption_list", "材料减免清单", "哪些材料可免提交", None),
+    ("web.exemption_list_page", "材料减免清单", "哪些材料可免提交", None),
     ("web.themes", "主题服务", "一件事一次办", None),
 ]
 
