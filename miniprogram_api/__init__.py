@@ -12,5 +12,7 @@ bp = Blueprint("mp", __name__, url_prefix="/api/mp/v1")
 from miniprogram_api import (  # noqa: E402
     auth,  # noqa: F401
     complaints,  # noqa: F401
+    exemption_list,  # noqa: F401
+    service_items,  # noqa: F401
     verification,  # noqa: F401
 )

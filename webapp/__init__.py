@@ -15,4 +15,4 @@ from webapp import assets  # noqa: E402
 bp.after_app_request(assets.cache_static)
 bp.add_app_template_global(assets.asset, "asset")
 
-from webapp import pages_complaints, pages_verification, views  # noqa: E402,F401
+from webapp import pages_complaints, pages_public, pages_verification, views  # noqa: E402,F401

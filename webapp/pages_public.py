@@ -1,6 +1,6 @@
 """Public pages: the published material-exemption list with search."""
 
-from __future__ import annotations  # noqa: I001 (until the service-items domain lands)
+from __future__ import annotations
 
 from flask import render_template, request
 

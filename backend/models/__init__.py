@@ -1,5 +1,6 @@
 """All models, imported here so metadata and migrations see every table."""
 
+from backend.models import service_items  # noqa: F401  (service items domain)
 from backend.models.accounts import ROLE_LABELS, CompanyRepresentative, Person, Role, User
 from backend.models.certificate_types import CertificateType
 from backend.models.certificates import Certificate, CertificateSeal, SerialCounter

@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -45,6 +50,8 @@ CHROMIUM_FLAGS = [
     f"--window-size={PHONE_WIDTH},{PHONE_HEIGHT}",
 ]
 WAIT_S = 10
+# A page being replaced while a wait looks at it: try again on the next poll.
+TRANSIENT = (NoSuchElementException, StaleElementReferenceException, WebDriverException)
 
 
 class LiveServer:
@@ -117,18 +124,17 @@ class Browser:
     def text(self, css: str = "main") -> str:
         return self.find(css).text
 
+    def _wait(self, timeout: float) -> WebDriverWait:
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=TRANSIENT)
+
     def wait_for(self, css: str, timeout: float = WAIT_S):
-        return WebDriverWait(self.driver, timeout).until(
-            EC.visibility_of_element_located((By.CSS_SELECTOR, css))
-        )
+        return self._wait(timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
 
     def wait_for_text(self, css: str, text: str, timeout: float = WAIT_S) -> None:
-        WebDriverWait(self.driver, timeout).until(
-            EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text)
-        )
+        self._wait(timeout).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
 
     def wait_until(self, predicate, timeout: float = WAIT_S):
-        return WebDriverWait(self.driver, timeout).until(lambda _d: predicate())
+        return self._wait(timeout).until(lambda _d: predicate())
 
     def fill(self, css: str, value: str) -> None:
         element = self.find(css)

@@ -8,6 +8,7 @@ from tests.web.browser import PHONE_WIDTH
 
 def test_the_home_and_login_pages_pass_axe_and_fit_a_phone(browser):
     browser.open("/")
+    assert "材料减免清单" in browser.text(".tiles")
     browser.check_page("home-anonymous")
     browser.open("/login")
     browser.check_page("login")

@@ -1,8 +1,8 @@
 """complaints
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-26 13:13:46.685933
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-26 14:07:41.008047
 
 """
 from alembic import op
@@ -11,8 +11,8 @@ import backend.models.base  # noqa: F401  (UTCDateTime)
 
 
 # revision identifiers, used by Alembic.
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
