@@ -23,6 +23,10 @@ run: install
 test: install
 	VENV=$(VENV) bash scripts/test.sh
 
+## Deliver notifications (needs REDIS_URL): RQ worker on both queues plus the sweeper.
+worker: install
+	$(BIN)/flask notifications-worker
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

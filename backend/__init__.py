@@ -115,6 +115,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     from backend.security.headers import register_security_headers
     from miniprogram_api import bp as api_bp
     from miniprogram_api.openapi import bp as openapi_bp
+    from notifications import init_app as init_notifications
     from webapp import bp as web_bp
 
     csrf.exempt(api_bp)  # the API checks CSRF itself for cookie sessions (backend.auth)
@@ -126,6 +127,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     register_errors(app)
     register_security_headers(app)
     register_cli(app)
+    init_notifications(app)
 
     if app.config.get("TRUST_PROXY"):
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -6,6 +6,7 @@ Nothing set: SQLite in ``instance/`` and the in-process token store. ``DATABASE_
 
 from __future__ import annotations
 
+import json
 import os
 
 
@@ -65,6 +66,20 @@ class Config:
     TRUST_PROXY = os.environ.get("TRUST_PROXY", "0") == "1"
     # Generated into instance/ on first development run when not given.
     GENERATE_MISSING_SECRETS = True
+    # Notifications (docs/notifications.md): template ids, retries, worker, campaigns, SMS.
+    WECHAT_TEMPLATE_IDS: dict = json.loads(os.environ.get("WECHAT_TEMPLATE_IDS") or "{}")
+    WECHAT_INBOX_PAGE = os.environ.get("WECHAT_INBOX_PAGE", "pages/notifications/index")
+    NOTIFY_MAX_ATTEMPTS = _int("NOTIFY_MAX_ATTEMPTS", 5)
+    NOTIFY_BACKOFF_BASE_S = _int("NOTIFY_BACKOFF_BASE_S", 30)
+    NOTIFY_BACKOFF_MAX_S = _int("NOTIFY_BACKOFF_MAX_S", 3600)
+    NOTIFY_QUEUE_LEASE_S = _int("NOTIFY_QUEUE_LEASE_S", 1800)
+    NOTIFY_CLAIM_LEASE_S = _int("NOTIFY_CLAIM_LEASE_S", 120)
+    NOTIFY_JOB_CHUNK = _int("NOTIFY_JOB_CHUNK", 100)
+    NOTIFY_SEND_THREADS = _int("NOTIFY_SEND_THREADS", 8)
+    NOTIFY_SWEEP_INTERVAL_S = _int("NOTIFY_SWEEP_INTERVAL_S", 10)
+    CAMPAIGN_BATCH_SIZE = _int("CAMPAIGN_BATCH_SIZE", 2000)
+    CAMPAIGN_FANOUT_RATE_PER_S = _int("CAMPAIGN_FANOUT_RATE_PER_S", 20000)
+    SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "logging")
     # Public holidays (YYYY-MM-DD, comma-separated) not counted as verification working days.
     VERIFICATION_HOLIDAYS = os.environ.get("VERIFICATION_HOLIDAYS", "")
 

@@ -13,6 +13,7 @@ from miniprogram_api import (  # noqa: E402
     auth,  # noqa: F401
     complaints,  # noqa: F401
     exemption_list,  # noqa: F401
+    notifications,  # noqa: F401
     service_items,  # noqa: F401
     verification,  # noqa: F401
 )

@@ -1,17 +1,101 @@
-"""The one entry point other domains use to tell someone something."""
+"""The entry point other domains use to tell someone something, and the inbox behind it."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+
+from backend import clock
+from backend.errors import NotFound
 from backend.extensions import db
-from notifications.models import Notification
+from backend.models import User
+from backend.services.tx import transactional
+from notifications.models import Delivery, DeliveryState, Notification
+from notifications.outbox import create_deliveries
 
 
 def notify(
-    user_id: int, category: str, title: str, body: str, link: str | None = None
+    user_id: int,
+    category: str,
+    title: str,
+    body: str,
+    link: str | None = None,
+    *,
+    data: dict[str, Any] | None = None,
+    channels: tuple[str, ...] | None = None,
 ) -> Notification:
-    """Add a notification to the current transaction (outbox): it exists iff the event does."""
+    """Add a notification and its deliveries to the current transaction (outbox).
+
+    It exists iff the event does: the caller's ``@transactional`` commits both, and only
+    then are the WeChat/SMS deliveries queued. ``data`` fills template fields beyond title
+    and body (see ``notifications.templates``); ``channels`` restricts the channels tried.
+    """
     notification = Notification(
-        user_id=user_id, category=category, title=title[:100], body=body, link=link
+        user_id=user_id,
+        category=category,
+        title=title[:100],
+        body=body,
+        link=link,
+        data=data,
+        created_at=clock.now(),
     )
     db.session.add(notification)
+    db.session.flush()
+    create_deliveries([Notification.id == notification.id], category, channels=channels)
+    return notification
+
+
+def _own(user: User, notification_id: int) -> Notification:
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.user_id != user.id:
+        raise NotFound("通知不存在", code="notification_not_found")  # others' are not revealed
+    return notification
+
+
+def list_notifications(user: User, page: int = 1, per_page: int = 20) -> dict[str, Any]:
+    """The user's inbox, unread first, newest first within each group."""
+    mine = Notification.user_id == user.id
+    total, unread = db.session.execute(
+        select(
+            func.count(Notification.id),
+            func.count(case((Notification.read_at.is_(None), 1))),
+        ).where(mine)
+    ).one()
+    items = list(
+        db.session.scalars(
+            select(Notification)
+            .where(mine)
+            .order_by(
+                case((Notification.read_at.is_(None), 0), else_=1),
+                Notification.created_at.desc(),
+                Notification.id.desc(),
+            )
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    return {"items": items, "page": page, "per_page": per_page, "total": total, "unread": unread}
+
+
+def unread_count(user: User) -> int:
+    return db.session.scalar(
+        select(func.count(Notification.id)).where(
+            Notification.user_id == user.id, Notification.read_at.is_(None)
+        )
+    )
+
+
+@transactional
+def mark_read(user: User, notification_id: int) -> Notification:
+    """Mark one of the user's notifications read (again is fine: the first time is kept)."""
+    notification = _own(user, notification_id)
+    if notification.read_at is None:
+        notification.read_at = clock.now()
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.notification_id == notification.id, Delivery.channel == "inbox")
+            .values(state=DeliveryState.READ)
+            .execution_options(synchronize_session=False)
+        )
     return notification

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +33,7 @@ class FakeWeChatState:
     sent: list[dict] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     token_fetches: int = 0
+    send_delay_s: float = 0.0  # how long a send takes, like a distant API (benchmarks)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -79,6 +81,8 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.requests.append(("POST", url.path))
         if url.path == "/cgi-bin/message/subscribe/send":
+            if state.send_delay_s:
+                time.sleep(state.send_delay_s)
             with state.lock:
                 scripted = state.send_script.popleft() if state.send_script else None
             if scripted and scripted[0] == "http":

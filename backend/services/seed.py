@@ -31,6 +31,7 @@ from backend.services.verification_seed import (
     seed_demo_verification_requests,
     seed_verification_routes,
 )
+from notifications.seed import seed_demo_notifications
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seed_data"
 DEMO_PASSWORD = "demo-password"
@@ -170,6 +171,7 @@ SEED_STEPS: list[tuple[str, Callable[[], None]]] = [
     ("departments", seed_departments),
     ("certificate types", seed_certificate_types),
     ("demo accounts", seed_demo_accounts),
+    ("demo notifications", seed_demo_notifications),
     ("service items", seed_service_items),
     ("verification routes", seed_verification_routes),
     ("demo verification requests", seed_demo_verification_requests),

@@ -1,0 +1,51 @@
+"""The one small interface every channel implements, and the two ways a send can fail."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from sqlalchemy import Select
+
+from notifications.templates import Message, Template
+
+
+class DeliveryError(Exception):
+    """A send failed; ``reason`` goes into the delivery's ``last_error``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason[:300]
+
+
+class RetryableError(DeliveryError):
+    """Worth trying again later: the network, a 5xx, a rate limit."""
+
+
+class PermanentError(DeliveryError):
+    """Trying again cannot help; the notification falls back to another channel."""
+
+
+class Channel(ABC):
+    """A way of reaching a person. ``queued`` channels are sent by the worker."""
+
+    name: str
+    queued: bool = True
+
+    @abstractmethod
+    def recipients(self, users: Select, template: Template, *, fallback: bool = False):
+        """Which of the users selected by ``users`` (a SELECT of user ids) this channel
+        reaches with ``template``: a SQL condition on ``Notification.user_id``, or None for
+        nobody.
+
+        Runs inside the event's transaction and may reserve quota there (a WeChat
+        subscription); ``fallback`` is true when another channel has failed for good.
+        Working in SQL rather than on lists keeps a 2,000-person batch one statement.
+        """
+
+    def send(self, message: Message) -> str | None:
+        """Send now; return the provider's message id. Raise a ``DeliveryError`` on failure."""
+        return None
+
+    def gave_up(self, message: Message, template: Template, error: DeliveryError) -> None:
+        """The delivery failed for good: give back what ``recipients`` reserved."""
+        return None
