@@ -15,4 +15,10 @@ from webapp import assets  # noqa: E402
 bp.after_app_request(assets.cache_static)
 bp.add_app_template_global(assets.asset, "asset")
 
-from webapp import pages_complaints, pages_public, pages_verification, views  # noqa: E402,F401
+from webapp import (  # noqa: E402
+    pages_complaints,  # noqa: F401
+    pages_inbox,  # noqa: F401
+    pages_public,  # noqa: F401
+    pages_verification,  # noqa: F401
+    views,  # noqa: F401
+)

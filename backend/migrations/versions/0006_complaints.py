@@ -1,8 +1,8 @@
 """complaints
 
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-26 14:07:41.008047
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-26 14:15:50.135253
 
 """
 from alembic import op
@@ -11,8 +11,8 @@ import backend.models.base  # noqa: F401  (UTCDateTime)
 
 
 # revision identifiers, used by Alembic.
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
