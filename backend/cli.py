@@ -9,6 +9,10 @@ from backend.errors import AppError
 
 
 def register_cli(app: Flask) -> None:
+    from backend.cli_certificates import register_certificate_cli
+
+    register_certificate_cli(app)
+
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
         """Create departments, certificate types and demo data (idempotent; not for production)."""

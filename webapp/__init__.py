@@ -16,6 +16,7 @@ bp.after_app_request(assets.cache_static)
 bp.add_app_template_global(assets.asset, "asset")
 
 from webapp import (  # noqa: E402
+    pages_certificates,  # noqa: F401
     pages_complaints,  # noqa: F401
     pages_inbox,  # noqa: F401
     pages_public,  # noqa: F401

@@ -45,11 +45,16 @@ def safe_next(target: str | None, default: str = "web.index") -> str:
 
 def unread_count() -> int | None:
     """Unread notifications for the header badge; None where the inbox page does not exist."""
-    if not current_user.is_authenticated or "web.inbox" not in current_app.view_functions:
+    if not current_user.is_authenticated or not has_page("web.inbox"):
         return None
     from notifications import service as notifications
 
     return notifications.unread_count(current_user)
+
+
+def has_page(endpoint: str) -> bool:
+    """Whether a page exists (pages of domains not yet on main are not imported)."""
+    return endpoint in current_app.view_functions
 
 
 @bp.app_context_processor
@@ -57,6 +62,7 @@ def page_context() -> dict:
     return {
         "large_text": request.cookies.get(TEXT_SIZE_COOKIE) == "large",
         "unread_count": unread_count(),
+        "has_page": has_page,
     }
 
 
@@ -65,7 +71,7 @@ def tiles_for(user) -> list[dict]:
     return [
         {"url": url_for(endpoint), "title": title, "hint": hint}
         for endpoint, title, hint, roles in TILES
-        if endpoint in current_app.view_functions and (roles is None or role in roles)
+        if has_page(endpoint) and (roles is None or role in roles)
     ]
 
 

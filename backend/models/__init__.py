@@ -2,6 +2,7 @@
 
 from backend.models import service_items  # noqa: F401  (service items domain)
 from backend.models.accounts import ROLE_LABELS, CompanyRepresentative, Person, Role, User
+from backend.models.certificate_imports import CertificateImport
 from backend.models.certificate_types import CertificateType
 from backend.models.certificates import Certificate, CertificateSeal, SerialCounter
 from backend.models.complaints import Complaint
@@ -16,6 +17,7 @@ __all__ = [
     "ROLE_LABELS",
     "ROLE_LABELS_BY_VALUE",
     "Certificate",
+    "CertificateImport",
     "CertificateSeal",
     "CertificateType",
     "Company",

@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from backend.errors import NotFound, UnprocessableEntity
 from backend.extensions import db
-from backend.models import Department, User
+from backend.models import CertificateType, Department, User
 from backend.models.service_items import (
     EXEMPTION_LABELS,
     SHARING_BASES,
@@ -29,7 +29,7 @@ from backend.models.service_items import (
 )
 from backend.services.applicant_exemptions import exemptions_for
 from backend.services.service_item_content import search_query_for
-from backend.services.service_items import Page, paginate
+from backend.services.service_items import Page
 
 SHARING_TARGET_PERCENT = 30
 CSV_CHUNK = 500  # items per query while streaming the CSV
@@ -65,7 +65,10 @@ def _display(stmt):
     return stmt.options(
         joinedload(ServiceItemVersion.item).joinedload(ServiceItem.department),
         joinedload(ServiceItemVersion.batch),
-        selectinload(ServiceItemVersion.materials).joinedload(Material.certificate_type),
+        # Only the type's code and name: its field schema is a JSON document per row.
+        selectinload(ServiceItemVersion.materials)
+        .joinedload(Material.certificate_type)
+        .load_only(CertificateType.code, CertificateType.name),
     )
 
 
@@ -110,19 +113,48 @@ def search(filters: dict[str, Any]) -> tuple[Page, Department | None]:
     """One page of the public list (city-wide, or one department's with ``department``)."""
     department = _department_by_code(filters["department"]) if filters.get("department") else None
     stmt = _public_statement(filters, department)
-    return _page(stmt, filters.get("page", 1), filters.get("per_page", 20)), department
+    text_search = bool((filters.get("q") or "").strip())
+    page = _page(stmt, filters.get("page", 1), filters.get("per_page", 20), text_search)
+    return page, department
 
 
-def _page(stmt, page: int, per_page: int) -> Page:
-    """One page and the total in one pass over the matches (``count(*) OVER ()``).
+def paginate_ids(stmt, page: int, per_page: int) -> Page:
+    """A page by ids in list order, then its versions loaded for display; total counted apart."""
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    ids = list(
+        db.session.scalars(
+            stmt.with_only_columns(ServiceItemVersion.id)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    return Page(_load_for_display(ids), total or 0, page, per_page)
 
-    Counting must visit every match anyway, so the page rides on the same pass over the
-    narrow (id, department, item) rows, and the page's versions are then loaded by id. On
+
+def _load_for_display(ids: list[int]) -> list[ServiceItemVersion]:
+    if not ids:
+        return []
+    loaded = db.session.scalars(
+        _display(select(ServiceItemVersion).where(ServiceItemVersion.id.in_(ids)))
+    )
+    by_id = {v.id: v for v in loaded}
+    return [by_id[i] for i in ids]
+
+
+def _page(stmt, page: int, per_page: int, text_search: bool) -> Page:
+    """One page and the total.
+
+    Browsing walks the (is_public, department, item) index for the page and counts apart.
+    A text search must visit every match to count them anyway, so its page rides on the
+    same pass (``count(*) OVER ()``) over narrow (id, department, item) rows, and the
+    page's versions are then loaded by id. On
     PostgreSQL the matches are a MATERIALIZED CTE: planned without the LIMIT, a selective
     search uses the GIN index instead of walking the list order hoping to stop early.
     Past the last page the window has no row to ride on; only then is the total counted
     on its own.
     """
+    if not text_search:
+        return paginate_ids(stmt, page, per_page)
     keys = stmt.with_only_columns(
         ServiceItemVersion.id, ServiceItemVersion.department_id, ServiceItemVersion.item_id
     ).order_by(None)
@@ -136,14 +168,9 @@ def _page(stmt, page: int, per_page: int) -> Page:
         .offset((page - 1) * per_page)
     ).all()
     if not rows:
-        total = 0 if page == 1 else paginate(stmt, page, per_page).total
-        return Page([], total, page, per_page)
+        return Page([], 0, page, per_page) if page == 1 else paginate_ids(stmt, page, per_page)
     ids = [version_id for version_id, _ in rows]
-    loaded = db.session.scalars(
-        _display(select(ServiceItemVersion).where(ServiceItemVersion.id.in_(ids)))
-    )
-    by_id = {v.id: v for v in loaded}
-    return Page([by_id[i] for i in ids], rows[0][1], page, per_page)
+    return Page(_load_for_display(ids), rows[0][1], page, per_page)
 
 
 def _cell(value: Any) -> str:
@@ -162,7 +189,6 @@ def csv_chunks(filters: dict[str, Any]) -> Iterator[str]:
 
 
 def _csv_stream(stmt) -> Iterator[str]:
-    stmt = _display(stmt)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
@@ -170,43 +196,71 @@ def _csv_stream(stmt) -> Iterator[str]:
     n = 0
     after: tuple[int, int] | None = None
     while True:
-        chunk = stmt.limit(CSV_CHUNK)
-        if after is not None:
-            key = tuple_(ServiceItemVersion.department_id, ServiceItemVersion.item_id)
-            chunk = chunk.where(key > after)
-        versions = list(db.session.scalars(chunk))
-        if not versions:
+        rows = db.session.execute(_csv_chunk_rows(stmt, after)).all()
+        if not rows:
             break
-        for version in versions:
-            item = version.item
-            for material in version.materials:
-                n += 1
-                writer.writerow(_csv_row(n, item, version, material))
-        after = (versions[-1].department_id, versions[-1].item_id)
-        db.session.expunge_all()  # read-only: keep memory flat over a city-wide export
+        for row in rows:
+            n += 1
+            writer.writerow(_csv_row(n, row))
+        after = (rows[-1].department_id, rows[-1].item_id)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
     yield buffer.getvalue()
 
 
-def _csv_row(n: int, item: ServiceItem, version: ServiceItemVersion, material: Material) -> list:
+def _csv_chunk_rows(stmt, after: tuple[int, int] | None):
+    """Plain rows (no ORM objects: a city-wide export has ~100,000) for the next chunk of
+    ``CSV_CHUNK`` versions after the ``after`` key, one row per material, in list order."""
+    v = ServiceItemVersion
+    keys = stmt.with_only_columns(v.id).limit(CSV_CHUNK)
+    if after is not None:
+        keys = keys.where(tuple_(v.department_id, v.item_id) > after)
+    chunk = keys.subquery()
+    return (
+        select(
+            v.department_id,
+            v.item_id,
+            Department.name.label("department"),
+            v.category,
+            v.main_item,
+            v.sub_item,
+            v.handling_item,
+            Material.name.label("material"),
+            Material.issuing_department_name,
+            CertificateType.name.label("certificate_type"),
+            Material.certificate_fields,
+            Material.exemption_basis,
+            Material.required,
+            Material.notes,
+            PublicationBatch.number.label("batch"),
+        )
+        .join(chunk, chunk.c.id == v.id)
+        .join(Department, Department.id == v.department_id)
+        .join(Material, Material.version_id == v.id)
+        .outerjoin(CertificateType, CertificateType.id == Material.certificate_type_id)
+        .outerjoin(PublicationBatch, PublicationBatch.id == v.batch_id)
+        .order_by(v.department_id, v.item_id, Material.position)
+    )
+
+
+def _csv_row(n: int, row) -> list:
     return [
         n,
-        item.department.name,
-        version.category,
-        _cell(version.main_item),
-        _cell(version.sub_item),
-        _cell(version.handling_item),
-        _cell(material.name),
-        _cell(material.issuing_department_name),
-        material.certificate_type.name if material.certificate_type else "",
-        _cell(";".join(material.certificate_fields or [])),
-        EXEMPTION_LABELS[material.exemption_basis],
-        "是" if material.required else "否",
-        _cell(material.notes),
-        f"第{version.batch.number}批" if version.batch else "",
-        item.id,
+        row.department,
+        row.category,
+        _cell(row.main_item),
+        _cell(row.sub_item),
+        _cell(row.handling_item),
+        _cell(row.material),
+        _cell(row.issuing_department_name),
+        row.certificate_type or "",
+        _cell(";".join(row.certificate_fields or [])),
+        EXEMPTION_LABELS[row.exemption_basis],
+        "是" if row.required else "否",
+        _cell(row.notes),
+        f"第{row.batch}批" if row.batch else "",
+        row.item_id,
     ]
 
 

@@ -178,6 +178,20 @@ SEED_STEPS: list[tuple[str, Callable[[], None]]] = [
 ]
 
 
+def _certificate_steps() -> list[tuple[str, Callable[[], None]]]:
+    from backend.services import certificate_seed as cs
+
+    return [
+        ("seal keys", cs.seed_seal_keys),
+        ("issuance list", cs.seed_issuance_list),
+        ("demo certificates", cs.seed_demo_certificates),
+        ("certificate population", cs.seed_certificate_population),
+    ]
+
+
+SEED_STEPS += _certificate_steps()
+
+
 def run_seed(steps: list[str] | None = None, echo: Callable[[str], None] = print) -> None:
     """Run every seed step (or the named ones), each in its own transaction."""
     for name, step in SEED_STEPS:

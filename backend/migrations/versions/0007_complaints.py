@@ -1,8 +1,8 @@
 """complaints
 
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-26 14:15:50.135253
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-26 14:26:13.828342
 
 """
 from alembic import op
@@ -11,8 +11,8 @@ import backend.models.base  # noqa: F401  (UTCDateTime)
 
 
 # revision identifiers, used by Alembic.
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
