@@ -39,6 +39,17 @@ class Config:
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
     AUTH_TOKEN_TTL_S = _int("AUTH_TOKEN_TTL_S", 24 * 3600)
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+    # Dynamic certificate codes (docs/codes.md): default lifetime and rate limits
+    # ("N/second|minute|hour", the ``limits`` notation; several separated by ";").
+    CODE_TTL_S = _int("CODE_TTL_S", 60)
+    RATE_LIMIT_SCANS = os.environ.get("RATE_LIMIT_SCANS", "30/minute;600/hour")
+    RATE_LIMIT_CODES = os.environ.get("RATE_LIMIT_CODES", "20/minute;300/hour")
+    RATE_LIMIT_OFFLINE_CODES = os.environ.get("RATE_LIMIT_OFFLINE_CODES", "10/minute")
+    RATE_LIMIT_OFFLINE_VERIFY = os.environ.get("RATE_LIMIT_OFFLINE_VERIFY", "120/minute")
+    # How long a verifier organisation's scope may be served from a worker's memory.
+    SCOPE_CACHE_TTL_S = _int("SCOPE_CACHE_TTL_S", 5)
+    # Scans commit without waiting for PostgreSQL's disk flush (see docs/codes.md).
+    SCAN_ASYNC_COMMIT = os.environ.get("SCAN_ASYNC_COMMIT", "1") == "1"
     WECHAT_APPID = os.environ.get("WECHAT_APPID", "wx-dev-appid")
     WECHAT_SECRET = os.environ.get("WECHAT_SECRET", "wx-dev-secret")
     WECHAT_API_BASE_URL = os.environ.get("WECHAT_API_BASE_URL", "https://api.weixin.qq.com/")
@@ -103,6 +114,7 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret-key"
     DATA_ENCRYPTION_KEY = "dGVzdC1kYXRhLWVuY3J5cHRpb24ta2V5LTMyYnl0ZSE="  # 32 bytes, tests only
     WECHAT_PUSH_TOKEN = "test-push-token"
+    SCOPE_CACHE_TTL_S = 0  # tables are emptied between tests and ids reused
 
 
 CONFIGS = {

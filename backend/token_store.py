@@ -19,9 +19,20 @@ from backend.errors import TokenStoreUnavailable
 AUTH_TOKEN_PREFIX = "auth:token:"
 CODE_TOKEN_PREFIX = "code:token:"
 CODE_CURRENT_PREFIX = "code:current:"
+# Who a code token was issued to and until when, kept after it expires, so an expired code is
+# told apart from an unknown one; and what became of it (used by whom, replaced).
+CODE_STATE_PREFIX = "code:state:"
+CODE_OUTCOME_PREFIX = "code:outcome:"
 DEFAULT_CODE_TTL_S = 60
 MIN_CODE_TTL_S = 15
 MAX_CODE_TTL_S = 300
+# The live key outlives the code's own expiry by this much; expiry is decided by the code's
+# recorded time, so a scan just after expiry says "expired", not "unknown".
+CODE_EXPIRY_SLACK_S = 5
+# How long a used, expired or replaced code is remembered as such.
+CODE_TOMBSTONE_TTL_S = 600
+# Rate-limit counters (kept by the ``limits`` library under this prefix).
+RATE_LIMIT_PREFIX = "ratelimit"
 
 
 class TokenStore(ABC):
@@ -38,6 +49,18 @@ class TokenStore(ABC):
     @abstractmethod
     def take(self, key: str) -> str | None:
         """Return the value and delete the key in one step: of two callers one wins."""
+
+    @abstractmethod
+    def take_and_set(self, key: str, then_key: str, then_value: str, then_ttl_s: int) -> str | None:
+        """``take(key)`` and, only if it held a value, set ``then_key``: one atomic step.
+
+        Records what happened to a one-time token in the same step that consumes it.
+        """
+
+    @abstractmethod
+    def set_many(self, items: list[tuple[str, str, int]]) -> list[str | None]:
+        """Set several ``(key, value, ttl_s)`` at once (all or none, one round trip);
+        returns each key's previous value."""
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
@@ -92,6 +115,24 @@ class MemoryTokenStore(TokenStore):
             del self._items[key]
             return item[0]
 
+    def take_and_set(self, key: str, then_key: str, then_value: str, then_ttl_s: int) -> str | None:
+        with self._lock:
+            item = self._live(key)
+            if item is None:
+                return None
+            del self._items[key]
+            self._items[then_key] = (then_value, time.monotonic() + then_ttl_s)
+            return item[0]
+
+    def set_many(self, items: list[tuple[str, str, int]]) -> list[str | None]:
+        with self._lock:
+            previous = []
+            for key, value, ttl_s in items:
+                item = self._live(key)
+                previous.append(item[0] if item else None)
+                self._items[key] = (value, time.monotonic() + ttl_s)
+            return previous
+
     def delete(self, key: str) -> None:
         with self._lock:
             self._items.pop(key, None)
@@ -110,6 +151,13 @@ class RedisTokenStore(TokenStore):
 
     kind = "redis"
 
+    # GETDEL, then SET only when there was a value; Lua scripts run atomically in Redis.
+    TAKE_AND_SET = """
+local value = redis.call('GETDEL', KEYS[1])
+if value then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) end
+return value
+"""
+
     def __init__(self, url: str, *, timeout_s: float = 2.0) -> None:
         self.url = url
         self.client = redis.Redis.from_url(
@@ -119,6 +167,7 @@ class RedisTokenStore(TokenStore):
             decode_responses=True,
             health_check_interval=30,
         )
+        self._take_and_set = self.client.register_script(self.TAKE_AND_SET)
 
     def _call(self, fn, *args):
         try:
@@ -134,6 +183,18 @@ class RedisTokenStore(TokenStore):
 
     def take(self, key: str) -> str | None:
         return self._call(self.client.getdel, key)
+
+    def take_and_set(self, key: str, then_key: str, then_value: str, then_ttl_s: int) -> str | None:
+        return self._call(self._take_and_set, [key, then_key], [then_value, then_ttl_s])
+
+    def set_many(self, items: list[tuple[str, str, int]]) -> list[str | None]:
+        def run():
+            pipe = self.client.pipeline(transaction=True)
+            for key, value, ttl_s in items:
+                pipe.set(key, value, ex=ttl_s, get=True)
+            return pipe.execute()
+
+        return self._call(run)
 
     def delete(self, key: str) -> None:
         self._call(self.client.delete, key)

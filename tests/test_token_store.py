@@ -79,3 +79,45 @@ def test_an_unreachable_redis_fails_closed():
         store.take("anything")
     with pytest.raises(TokenStoreUnavailable):
         store.set("anything", "x", 10)
+
+
+def test_set_many_sets_every_key_with_its_own_ttl_and_returns_the_old_values(store):
+    store.set("m1", "old", 30)
+    assert store.set_many([("m1", "a", 30), ("m2", "b", 100)]) == ["old", None]
+    assert (store.get("m1"), store.get("m2")) == ("a", "b")
+    assert store.ttl("m1") <= 30 < store.ttl("m2") <= 100
+
+
+def test_take_and_set_sets_the_second_key_only_when_the_first_was_taken(store):
+    store.set("t1", "token", 30)
+    assert store.take_and_set("t1", "t1:state", "used", 100) == "token"
+    assert store.get("t1") is None and store.get("t1:state") == "used"
+    assert 30 < store.ttl("t1:state") <= 100
+    assert store.take_and_set("t1", "t1:state", "again", 100) is None
+    assert store.get("t1:state") == "used"
+
+
+def test_of_many_concurrent_take_and_sets_exactly_one_wins(store):
+    store.set("race2", "prize", 30)
+    results: list = []
+    barrier = threading.Barrier(20)
+
+    def contender(n):
+        barrier.wait()
+        results.append(store.take_and_set("race2", "race2:winner", str(n), 30))
+
+    threads = [threading.Thread(target=contender, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("prize") == 1
+    assert store.get("race2:winner") is not None
+
+
+def test_an_unreachable_redis_fails_closed_for_set_many_and_take_and_set():
+    store = RedisTokenStore("redis://127.0.0.1:1/0", timeout_s=0.2)
+    with pytest.raises(TokenStoreUnavailable):
+        store.take_and_set("anything", "other", "x", 10)
+    with pytest.raises(TokenStoreUnavailable):
+        store.set_many([("anything", "x", 10)])

@@ -16,7 +16,9 @@ bp.after_app_request(assets.cache_static)
 bp.add_app_template_global(assets.asset, "asset")
 
 from webapp import (  # noqa: E402
+    code_landing,  # noqa: F401
     pages_certificates,  # noqa: F401
+    pages_codes,  # noqa: F401
     pages_complaints,  # noqa: F401
     pages_inbox,  # noqa: F401
     pages_public,  # noqa: F401

@@ -5,6 +5,7 @@ from backend.models.accounts import ROLE_LABELS, CompanyRepresentative, Person, 
 from backend.models.certificate_imports import CertificateImport
 from backend.models.certificate_types import CertificateType
 from backend.models.certificates import Certificate, CertificateSeal, SerialCounter
+from backend.models.codes import UsageRecord
 from backend.models.complaints import Complaint
 from backend.models.organisations import Company, Department, VerifierOrganisation
 from backend.models.seals import SealKey
@@ -29,6 +30,7 @@ __all__ = [
     "Role",
     "SealKey",
     "SerialCounter",
+    "UsageRecord",
     "User",
     "VerifierOrganisation",
 ]

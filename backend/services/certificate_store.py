@@ -23,6 +23,7 @@ from backend.models import (
     Company,
     Department,
     Person,
+    SealKey,
     SerialCounter,
     User,
 )
@@ -241,9 +242,14 @@ class CertificateCheck:
 
 
 def verify_certificate(
-    certificate: Certificate, required_department_ids: Iterable[int] = ()
+    certificate: Certificate,
+    required_department_ids: Iterable[int] = (),
+    keys: dict[str, SealKey] | None = None,
 ) -> CertificateCheck:
-    """Re-check a stored certificate against the trust list: any changed byte fails."""
+    """Re-check a stored certificate against the trust list: any changed byte fails.
+
+    ``keys`` (key id -> SealKey) lets a caller checking many certificates load keys once.
+    """
     try:
         message = payload_bytes(certificate)
     except Exception:  # tampered ciphertext fails AES-GCM authentication
@@ -262,7 +268,8 @@ def verify_certificate(
     found = (payload["serial"], payload["issued_on"], payload["expires_on"], payload["version"])
     if expected != found:
         return CertificateCheck(False, "columns_mismatch")
-    keys = seals.load_keys({s.key_id for s in certificate.seals})
+    if keys is None:
+        keys = seals.load_keys({s.key_id for s in certificate.seals})
     checks = [
         seals.check(keys.get(s.key_id), s.key_id, message, bytes(s.signature))
         if keys.get(s.key_id) is None or keys[s.key_id].department_id == s.department_id

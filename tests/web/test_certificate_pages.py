@@ -19,6 +19,9 @@ def test_a_citizen_sees_certificates_as_cards_and_one_with_its_seal_status(brows
     assert "电子印章验证通过" in browser.text("#seal-status")
     assert citizen.person.name in browser.text("#certificate-fields")
     browser.check_page("certificate")
+    browser.click("#show-this-certificate")
+    browser.wait_for("#qr svg")
+    assert "机动车驾驶证" in browser.text("#show-code")
 
 
 def test_someone_elses_certificate_is_not_found(client):

@@ -1,8 +1,8 @@
 """complaints
 
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-11-26 14:26:13.828342
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-26 14:29:28.871512
 
 """
 from alembic import op
@@ -11,8 +11,8 @@ import backend.models.base  # noqa: F401  (UTCDateTime)
 
 
 # revision identifiers, used by Alembic.
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

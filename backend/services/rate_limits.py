@@ -1,0 +1,64 @@
+"""Rate limits per verifier member and per holder, kept in Redis.
+
+Built on ``limits`` (the engine behind Flask-Limiter) rather than the Flask extension,
+because who is limited (a member, a holder) is only known inside the service, and
+because a limit that cannot be checked must fail closed like the token store: when
+Redis is down the call raises ``TokenStoreUnavailable`` (503), never lets a scan through.
+Limits come from config (``RATE_LIMIT_*``) so tests can reach them with a few requests.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+from backend.errors import RateLimited, TokenStoreUnavailable
+from backend.token_store import RATE_LIMIT_PREFIX
+
+SCANS = "RATE_LIMIT_SCANS"  # per verifier member
+CODES = "RATE_LIMIT_CODES"  # per holder, showing codes
+OFFLINE_CODES = "RATE_LIMIT_OFFLINE_CODES"  # per holder, signing offline codes
+OFFLINE_VERIFY = "RATE_LIMIT_OFFLINE_VERIFY"  # per client address, anyone may verify
+
+
+class _Limiter:
+    def __init__(self, redis_url: str | None) -> None:
+        if redis_url:
+            storage = storage_from_string(
+                redis_url,
+                key_prefix=RATE_LIMIT_PREFIX,
+                wrap_exceptions=True,
+                socket_timeout=2.0,
+                socket_connect_timeout=2.0,
+            )
+        else:
+            storage = storage_from_string("memory://")
+        self.strategy = FixedWindowRateLimiter(storage)
+        self._items: dict[str, list[RateLimitItem]] = {}
+
+    def items(self, setting: str) -> list[RateLimitItem]:
+        value = current_app.config[setting]
+        if value not in self._items:
+            self._items[value] = parse_many(value)
+        return self._items[value]
+
+
+def _limiter() -> _Limiter:
+    extensions = current_app.extensions
+    if "rate_limiter" not in extensions:
+        extensions["rate_limiter"] = _Limiter(current_app.config.get("REDIS_URL"))
+    return extensions["rate_limiter"]
+
+
+def hit(setting: str, who: str) -> None:
+    """Count one attempt by ``who`` against every limit in ``setting``; 429 when over."""
+    limiter = _limiter()
+    try:
+        for item in limiter.items(setting):
+            if not limiter.strategy.hit(item, setting.lower(), who):
+                raise RateLimited("操作过于频繁,请稍后再试", retry_after_s=item.get_expiry())
+    except StorageError as exc:
+        raise TokenStoreUnavailable() from exc

@@ -1,0 +1,395 @@
+"""Scanning a holder's code: consume it, disclose only what the verifier may see, record it.
+
+Order matters for "nothing half-written": the code is consumed (and marked used by this
+organisation) in Redis first, then the usage records and the holder's notification are
+written in one transaction. A token store that is down fails the scan before anything is
+written; the database is only touched once the code is ours.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from cachetools import TTLCache
+from flask import current_app
+from sqlalchemy import bindparam, insert, select, text
+
+from backend import clock
+from backend.errors import Forbidden
+from backend.extensions import db
+from backend.models import (
+    Certificate,
+    CertificateSeal,
+    CertificateType,
+    Department,
+    SealKey,
+    UsageRecord,
+    User,
+    VerifierOrganisation,
+)
+from backend.security.crypto import mask_id_number
+from backend.services import codes, rate_limits
+from backend.services.certificate_store import (
+    certificate_fields,
+    effective_status,
+    verify_certificate,
+)
+from backend.services.tx import transactional
+from notifications.service import notify
+
+NOTIFICATION_CATEGORY = "certificate_used"
+USAGE_RECORDS_LINK = "/usage-records"
+
+
+class OutOfScope(Forbidden):
+    code = "out_of_scope"
+    message = "本单位无权查看该证照,本次查验已记录"
+
+
+@dataclass
+class ScanOutcome:
+    scan_id: str
+    scanned_at: str
+    purpose: str
+    organisation: str
+    certificates: list[dict[str, Any]] = field(default_factory=list)
+    withheld: int = 0  # certificates the organisation may not see (not described)
+
+    @property
+    def valid(self) -> bool:
+        return bool(self.certificates) and all(c["result"] == "ok" for c in self.certificates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scan_id": self.scan_id,
+            "scanned_at": self.scanned_at,
+            "purpose": self.purpose,
+            "organisation": self.organisation,
+            "valid": self.valid,
+            "certificates": self.certificates,
+            "withheld": self.withheld,
+        }
+
+
+@dataclass(frozen=True)
+class TypeView:
+    code: str
+    name: str
+    fields: list[dict[str, Any]]
+
+    def field_names(self) -> list[str]:
+        return [f["name"] for f in self.fields]
+
+
+@dataclass(frozen=True)
+class SealView:
+    key_id: str
+    department_id: int
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class KeyView:
+    key_id: str
+    algorithm: str
+    public_key: bytes
+    status: str
+    department_id: int
+
+
+@dataclass
+class CertificateView:
+    """The columns of a certificate a scan needs, read without the ORM (the hot path).
+
+    It offers the attributes ``verify_certificate``, ``certificate_fields`` and
+    ``effective_status`` read from a ``Certificate``, so the one set of rules applies.
+    """
+
+    id: int
+    serial: str
+    type_id: int
+    department_id: int
+    holder_person_id: int | None
+    holder_company_id: int | None
+    payload_cipher: bytes
+    payload_digest: str
+    status: str
+    issued_on: date
+    expires_on: date | None
+    version: int
+    type: TypeView
+    issuer: dict[str, str]
+    seals: list[SealView] = field(default_factory=list)
+
+
+def allowed_fields(scope: dict | None, certificate: CertificateView) -> list[str] | None:
+    """Field names this scope discloses for the certificate's type, in the type's order,
+    or None when the type is out of scope."""
+    cert_type = certificate.type
+    if not scope or cert_type.code not in scope:
+        return None
+    granted = scope[cert_type.code]
+    names = cert_type.field_names()
+    if granted is None:
+        return names
+    wanted = set(granted)
+    return [n for n in names if n in wanted]
+
+
+def _disclose(scope: dict, certificate: CertificateView, names: list[str]) -> dict[str, Any]:
+    """The allowed fields' values. ID numbers are shown in full only when the scope names
+    the field itself; "all fields" (null) shows them masked."""
+    values = certificate_fields(certificate)
+    explicit = scope[certificate.type.code] is not None
+    id_fields = {f["name"] for f in certificate.type.fields if f.get("type") == "id_number"}
+    out: dict[str, Any] = {}
+    for name in names:
+        if name not in values:
+            continue
+        value = values[name]
+        if name in id_fields and not explicit and isinstance(value, str):
+            value = mask_id_number(value)
+        out[name] = value
+    return out
+
+
+def _present(
+    certificate: CertificateView, status: str, seal_ok: bool, reason: str
+) -> dict[str, Any]:
+    return {
+        "id": certificate.id,
+        "type": {"code": certificate.type.code, "name": certificate.type.name},
+        "serial": certificate.serial,
+        "issuer": certificate.issuer,
+        "issued_on": certificate.issued_on.isoformat(),
+        "expires_on": certificate.expires_on.isoformat() if certificate.expires_on else None,
+        "status": status,
+        "seal": {"valid": seal_ok, "reason": reason},
+    }
+
+
+# Built once: composing this 24-column statement costs more than running it.
+_LOAD = (
+    select(
+        Certificate.id,
+        Certificate.serial,
+        Certificate.type_id,
+        Certificate.department_id,
+        Certificate.holder_person_id,
+        Certificate.holder_company_id,
+        Certificate.payload_cipher,
+        Certificate.payload_digest,
+        Certificate.status,
+        Certificate.issued_on,
+        Certificate.expires_on,
+        Certificate.version,
+        CertificateType.code.label("type_code"),
+        CertificateType.name.label("type_name"),
+        CertificateType.fields.label("type_fields"),
+        Department.code.label("issuer_code"),
+        Department.name.label("issuer_name"),
+        CertificateSeal.key_id.label("seal_key_id"),
+        CertificateSeal.department_id.label("seal_department_id"),
+        CertificateSeal.signature,
+        SealKey.key_id.label("known_key_id"),
+        SealKey.algorithm,
+        SealKey.public_key,
+        SealKey.status.label("key_status"),
+        SealKey.department_id.label("key_department_id"),
+    )
+    .join(CertificateType, CertificateType.id == Certificate.type_id)
+    .join(Department, Department.id == Certificate.department_id)
+    .outerjoin(CertificateSeal, CertificateSeal.certificate_id == Certificate.id)
+    .outerjoin(SealKey, SealKey.key_id == CertificateSeal.key_id)
+    .where(Certificate.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Certificate.id, CertificateSeal.id)
+)
+_INSERT_USAGE = insert(UsageRecord.__table__)
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+
+
+def _load(certificate_ids: list[int]) -> tuple[list[CertificateView], dict[str, KeyView]]:
+    """The certificates with type, issuer, seals and the seals' keys: one query."""
+    # On the session's connection (same transaction), without the ORM's result machinery.
+    rows = db.session.connection().execute(_LOAD, {"ids": list(certificate_ids)})
+    certificates: dict[int, CertificateView] = {}
+    keys: dict[str, KeyView] = {}
+    for r in rows:
+        view = certificates.get(r.id)
+        if view is None:
+            view = certificates[r.id] = CertificateView(
+                id=r.id,
+                serial=r.serial,
+                type_id=r.type_id,
+                department_id=r.department_id,
+                holder_person_id=r.holder_person_id,
+                holder_company_id=r.holder_company_id,
+                payload_cipher=bytes(r.payload_cipher),
+                payload_digest=r.payload_digest,
+                status=r.status,
+                issued_on=r.issued_on,
+                expires_on=r.expires_on,
+                version=r.version,
+                type=TypeView(r.type_code, r.type_name, r.type_fields),
+                issuer={"code": r.issuer_code, "name": r.issuer_name},
+            )
+        if r.seal_key_id is not None:
+            view.seals.append(SealView(r.seal_key_id, r.seal_department_id, bytes(r.signature)))
+        if r.known_key_id is not None:
+            keys[r.known_key_id] = KeyView(
+                r.known_key_id,
+                r.algorithm,
+                bytes(r.public_key),
+                r.key_status,
+                r.key_department_id,
+            )
+    return list(certificates.values()), keys
+
+
+@dataclass(frozen=True)
+class OrganisationScope:
+    id: int
+    name: str
+    scope: dict
+
+
+_scope_lock = threading.Lock()
+
+
+def organisation_scope(organisation_id: int) -> OrganisationScope:
+    """The organisation's name and scope, served from this worker's memory for up to
+    ``SCOPE_CACHE_TTL_S`` seconds (0: always read), so a scan needs no query for it."""
+    ttl = current_app.config["SCOPE_CACHE_TTL_S"]
+    if ttl > 0:
+        cache = current_app.extensions.get("scope_cache")
+        if cache is None:
+            cache = current_app.extensions.setdefault("scope_cache", TTLCache(4096, ttl))
+        with _scope_lock:
+            found = cache.get(organisation_id)
+        if found is not None:
+            return found
+    organisation = db.session.get(VerifierOrganisation, organisation_id)
+    found = OrganisationScope(organisation.id, organisation.name, dict(organisation.scope or {}))
+    if ttl > 0:
+        with _scope_lock:
+            cache[organisation_id] = found
+    return found
+
+
+@transactional
+def _record(
+    member: User,
+    organisation: OrganisationScope,
+    token: str,
+    record: codes.CodeRecord,
+    purpose: str,
+) -> ScanOutcome:
+    _relax_commit_durability()
+    now = clock.now()
+    outcome = ScanOutcome(
+        scan_id=uuid.uuid4().hex,
+        scanned_at=clock.to_local(now) or "",
+        purpose=purpose,
+        organisation=organisation.name,
+    )
+    scope = organisation.scope
+    loaded, keys = _load(record.certificate_ids)
+    rows: list[dict[str, Any]] = []
+    seen, refused = [], []
+    ref = codes.code_ref(token)
+    for certificate in loaded:
+        names = allowed_fields(scope, certificate)
+        disclosed: list[str] = []
+        if names is None:
+            result = "out_of_scope"
+            outcome.withheld += 1
+            refused.append(certificate.type.name)
+        else:
+            check = verify_certificate(certificate, keys=keys)
+            status = effective_status(certificate)
+            item = _present(certificate, status, check.ok, check.reason)
+            if not check.ok:
+                result = "seal_invalid"
+            elif status != "valid":
+                result = status
+            else:
+                result = "ok"
+                item["fields"] = _disclose(scope, certificate, names)
+                disclosed = list(item["fields"])
+            item["result"] = result
+            outcome.certificates.append(item)
+            seen.append(certificate.type.name)
+        rows.append(
+            {
+                "scan_id": outcome.scan_id,
+                "code_ref": ref,
+                "organisation_id": organisation.id,
+                "member_id": member.id,
+                "shown_by_id": record.holder_user_id,
+                "certificate_id": certificate.id,
+                "holder_person_id": certificate.holder_person_id,
+                "holder_company_id": certificate.holder_company_id,
+                "type_id": certificate.type_id,
+                "department_id": certificate.department_id,
+                "fields_disclosed": disclosed,
+                "purpose": purpose,
+                "result": result,
+                "scanned_at": now,
+            }
+        )
+    if rows:
+        db.session.connection().execute(_INSERT_USAGE, rows)
+    _notify_holder(record.holder_user_id, organisation.name, purpose, seen, refused)
+    return outcome
+
+
+def _relax_commit_durability() -> None:
+    """On PostgreSQL, let this transaction commit without waiting for the WAL flush
+    (``SCAN_ASYNC_COMMIT``): a scan then costs no disk sync. A database crash can lose
+    the last fraction of a second of usage records (never corrupt anything); the
+    commit itself, and what other transactions see, are unchanged."""
+    if current_app.config["SCAN_ASYNC_COMMIT"] and db.engine.dialect.name == "postgresql":
+        db.session.connection().execute(_ASYNC_COMMIT)
+
+
+def _notify_holder(
+    holder_user_id: int, organisation: str, purpose: str, seen: list[str], refused: list[str]
+) -> None:
+    if seen:
+        body = f"{organisation}因“{purpose}”查验了您的{'、'.join(seen)}。"
+        if refused:
+            body += f"{'、'.join(refused)}超出其授权范围,未予提供。"
+        title = "您的证照已被查验"
+    else:
+        body = (
+            f"{organisation}因“{purpose}”尝试查验您的{'、'.join(refused)},"
+            "超出其授权范围,未获取任何信息。"
+        )
+        title = "有单位尝试查验您的证照"
+    notify(
+        holder_user_id,
+        NOTIFICATION_CATEGORY,
+        title,
+        body + "如有异议请举报。",
+        USAGE_RECORDS_LINK,
+        # Fields of the "certificate_used" WeChat template (notifications/templates.py).
+        data={"certificate": "、".join(seen or refused), "verifier": organisation},
+    )
+
+
+def scan_code(member: User, qr_content: str, purpose: str) -> dict[str, Any]:
+    """Consume a code and return the verified, in-scope certificate fields."""
+    rate_limits.hit(rate_limits.SCANS, f"member:{member.id}")
+    if member.verifier_organisation_id is None:
+        raise Forbidden("账号未关联用证单位", code="no_verifier_organisation")
+    token = codes.parse_qr_content(qr_content)
+    organisation = organisation_scope(member.verifier_organisation_id)
+    record = codes.redeem(token, organisation.name)
+    outcome = _record(member, organisation, token, record, purpose.strip())
+    if not outcome.certificates:
+        raise OutOfScope()
+    return outcome.to_dict()

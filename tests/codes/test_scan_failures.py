@@ -1,0 +1,218 @@
+"""Every way a scan can fail has its own code and status, and leaves nothing half-written."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from backend import clock
+from backend.extensions import db
+from backend.models import Notification, UsageRecord
+from tests.codes.conftest import scan, show_ok
+from tests.factories import PASSWORD, create_certificate, error_of
+
+
+def usage_count() -> int:
+    db.session.rollback()  # see what other connections committed
+    return db.session.scalar(select(func.count()).select_from(UsageRecord))
+
+
+def test_malformed_content_is_rejected_as_invalid(api, world):
+    for content in ("hello", "https://evil.example/c/" + "A" * 22, "http://127.0.0.1:8000/c/x"):
+        response = scan(api, world.member_token, content)
+        assert response.status_code == 400
+        assert error_of(response)["code"] == "code_invalid"
+        assert error_of(response)["field"] == "qr_content"
+
+
+def test_a_bare_token_typed_by_hand_is_accepted(api, world):
+    code = show_ok(api, world.citizen_token, [world.id_card.id])
+    assert scan(api, world.member_token, f"  {code['token']} ").status_code == 200
+
+
+def test_an_unknown_code_is_not_found(api, world):
+    response = scan(api, world.member_token, "http://127.0.0.1:8000/c/" + "A" * 22)
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "code_not_found"
+
+
+def test_a_used_code_is_rejected(api, world):
+    code = show_ok(api, world.citizen_token, [world.id_card.id])
+    assert scan(api, world.member_token, code["qr_content"]).status_code == 200
+    response = scan(api, world.member_token, code["qr_content"])
+    assert response.status_code == 409
+    assert error_of(response)["code"] == "code_used"
+    assert usage_count() == 1
+
+
+def test_an_expired_code_is_told_apart_from_an_unknown_one(api, world):
+    with clock.frozen(datetime.now(UTC)):
+        code = show_ok(api, world.citizen_token, [world.id_card.id], ttl_s=15)
+        clock.advance(timedelta(seconds=16))
+        for _ in range(2):  # the first scan finds it live but late, the second its tombstone
+            response = scan(api, world.member_token, code["qr_content"])
+            assert response.status_code == 410
+            assert error_of(response)["code"] == "code_expired"
+        status = api.get(f"/codes/{code['token']}", token=world.citizen_token).get_json()
+        assert status["status"] == "expired"
+    assert usage_count() == 0
+
+
+def test_a_code_of_certificates_all_out_of_scope_is_refused_and_the_attempt_logged(api, world):
+    code = show_ok(api, world.citizen_token, [world.marriage.id])
+    response = scan(api, world.member_token, code["qr_content"])
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "out_of_scope"
+    [record] = db.session.scalars(select(UsageRecord)).all()
+    assert (record.result, record.fields_disclosed) == ("out_of_scope", [])
+    [notification] = db.session.scalars(select(Notification)).all()
+    assert notification.user_id == world.citizen.id and "授权范围" in notification.body
+
+
+def test_a_revoked_certificate_is_reported_without_its_fields(api, world):
+    code = show_ok(api, world.citizen_token, [world.id_card.id])
+    world.id_card.status = "revoked"
+    db.session.commit()
+    result = scan(api, world.member_token, code["qr_content"]).get_json()
+    [certificate] = result["certificates"]
+    assert (certificate["status"], certificate["result"]) == ("revoked", "revoked")
+    assert "fields" not in certificate and result["valid"] is False
+    assert db.session.scalars(select(UsageRecord.result)).all() == ["revoked"]
+
+
+def test_a_certificate_that_expired_while_the_code_was_shown_is_reported_expired(api, world):
+    last_day = datetime(2030, 6, 30, 23, 59, 30, tzinfo=clock.SHANGHAI)
+    card = create_certificate("id_card", holder=world.citizen.person, expires_on=last_day.date())
+    with clock.frozen(last_day):
+        code = show_ok(api, world.citizen_token, [card.id])
+        clock.advance(timedelta(seconds=40))
+        [certificate] = scan(api, world.member_token, code["qr_content"]).get_json()["certificates"]
+    assert (certificate["status"], certificate["result"]) == ("expired", "expired")
+    assert "fields" not in certificate
+
+
+def test_a_certificate_whose_seal_no_longer_verifies_is_reported_without_its_fields(api, world):
+    code = show_ok(api, world.citizen_token, [world.id_card.id])
+    seal = world.id_card.seals[0]
+    seal.signature = bytes([seal.signature[0] ^ 1]) + bytes(seal.signature[1:])
+    db.session.commit()
+    [certificate] = scan(api, world.member_token, code["qr_content"]).get_json()["certificates"]
+    assert certificate["seal"] == {"valid": False, "reason": "bad_signature"}
+    assert certificate["result"] == "seal_invalid" and "fields" not in certificate
+
+
+def test_of_twenty_concurrent_scans_of_one_code_exactly_one_succeeds(app, api, world):
+    code = show_ok(api, world.citizen_token, [world.id_card.id])
+    barrier = threading.Barrier(20)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def scanner():
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(
+            "/api/mp/v1/scans",
+            json={"qr_content": code["qr_content"], "purpose": "入住登记"},
+            headers={"Authorization": f"Bearer {world.member_token}"},
+        )
+        with lock:
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=scanner) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] + [409] * 19
+    assert usage_count() == 1
+
+
+# --- the token store going away --------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def throwaway_redis():
+    """A redis-server of our own, so killing it never touches the shared one."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    client.close()
+    yield url, process
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
+def _web_login(client, user) -> dict:
+    """Log in with a cookie session (no Redis needed afterwards); returns the CSRF header."""
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post(
+        "/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 302
+    return {"X-CSRFToken": token}
+
+
+def test_with_redis_stopped_a_scan_answers_503_and_writes_nothing(make_app, world, throwaway_redis):
+    url, redis_process = throwaway_redis
+    other = make_app(REDIS_URL=url)
+    holder, member = other.test_client(), other.test_client()
+    holder_csrf = _web_login(holder, world.citizen)
+    member_csrf = _web_login(member, world.member)
+    body = {"certificate_ids": [world.id_card.id]}
+    shown = holder.post("/api/mp/v1/codes", json=body, headers=holder_csrf)
+    assert shown.status_code == 201
+    qr_content = shown.get_json()["qr_content"]
+
+    redis_process.kill()
+    redis_process.wait()
+    response = member.post(
+        "/api/mp/v1/scans",
+        json={"qr_content": qr_content, "purpose": "入住登记"},
+        headers=member_csrf,
+    )
+    assert response.status_code == 503
+    assert error_of(response)["code"] == "token_store_unavailable"
+    assert usage_count() == 0
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
+    again = holder.post("/api/mp/v1/codes", json=body, headers=holder_csrf)
+    assert again.status_code == 503
+    assert error_of(again)["code"] == "token_store_unavailable"
+    for application in (other,):
+        application.extensions["token_store"].client.close()
