@@ -19,5 +19,6 @@ from miniprogram_api import (  # noqa: E402
     exemption_list,  # noqa: F401
     notifications,  # noqa: F401
     service_items,  # noqa: F401
+    themes,  # noqa: F401
     verification,  # noqa: F401
 )

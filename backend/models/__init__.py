@@ -9,6 +9,7 @@ from backend.models.codes import UsageRecord
 from backend.models.complaints import Complaint
 from backend.models.organisations import Company, Department, VerifierOrganisation
 from backend.models.seals import SealKey
+from backend.models.themes import ThemeBundle  # noqa: F401  (all its tables)
 from backend.models.verification import VerificationRequest  # noqa: F401  (all its tables)
 from notifications.models import Notification
 

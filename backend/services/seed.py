@@ -26,6 +26,7 @@ from backend.models import (
 from backend.security.checksums import make_credit_code, make_id_number
 from backend.services import accounts
 from backend.services.service_item_seed import seed_service_items
+from backend.services.theme_seed import seed_theme_bundles
 from backend.services.tx import transactional
 from backend.services.verification_seed import (
     seed_demo_verification_requests,
@@ -175,6 +176,7 @@ SEED_STEPS: list[tuple[str, Callable[[], None]]] = [
     ("service items", seed_service_items),
     ("verification routes", seed_verification_routes),
     ("demo verification requests", seed_demo_verification_requests),
+    ("theme bundles", seed_theme_bundles),
 ]
 
 
