@@ -22,6 +22,7 @@ from webapp import (  # noqa: E402
     pages_complaints,  # noqa: F401
     pages_inbox,  # noqa: F401
     pages_public,  # noqa: F401
+    pages_themes,  # noqa: F401
     pages_verification,  # noqa: F401
     views,  # noqa: F401
 )

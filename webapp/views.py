@@ -32,7 +32,7 @@ TILES = [
     ("web.scan_history", "核验记录", "本单位扫码记录", VERIFIERS),
     ("web.inbox", "消息", "通知与提醒", HOLDERS + VERIFIERS),
     ("web.exemption_list_page", "材料减免清单", "哪些材料可免提交", None),
-    ("web.themes", "主题服务", "一件事一次办", None),
+    ("web.themes_page", "主题服务", "一件事一次办", None),
 ]
 
 
