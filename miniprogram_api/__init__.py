@@ -15,6 +15,7 @@ from miniprogram_api import (  # noqa: E402
     certificate_imports,  # noqa: F401
     certificates,  # noqa: F401
     codes,  # noqa: F401
+    complaints,  # noqa: F401
     exemption_list,  # noqa: F401
     notifications,  # noqa: F401
     service_items,  # noqa: F401

@@ -6,6 +6,7 @@ from backend.models.certificate_imports import CertificateImport
 from backend.models.certificate_types import CertificateType
 from backend.models.certificates import Certificate, CertificateSeal, SerialCounter
 from backend.models.codes import UsageRecord
+from backend.models.complaints import Complaint
 from backend.models.organisations import Company, Department, VerifierOrganisation
 from backend.models.seals import SealKey
 from backend.models.themes import ThemeBundle  # noqa: F401  (all its tables)
@@ -22,6 +23,7 @@ __all__ = [
     "CertificateSeal",
     "CertificateType",
     "Company",
+    "Complaint",
     "CompanyRepresentative",
     "Department",
     "Notification",
