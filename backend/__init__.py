@@ -69,7 +69,11 @@ def _refuse_demo_accounts_in_production(app: Flask) -> None:
 def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` is a config class, or a dict of overrides on the env config."""
     instance_path = os.environ.get("INSTANCE_PATH")
-    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    # static_folder=None: the web app's blueprint serves /static; the app's own (empty) static
+    # route would shadow it.
+    app = Flask(
+        __name__, instance_path=instance_path, instance_relative_config=True, static_folder=None
+    )
     if isinstance(config, dict):
         base = config.get("CONFIG_CLASS", config_from_env())
         app.config.from_object(base)
@@ -89,7 +93,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
 
     configure_logging(app)
 
-    from backend.extensions import csrf, db, login_manager, migrate
+    from backend.extensions import compress, csrf, db, login_manager, migrate
     from backend.security.crypto import DataCipher, decode_key
     from backend.token_store import build_token_store
 
@@ -99,6 +103,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "web.login"
     login_manager.login_message = "请先登录"
     csrf.init_app(app)
+    compress.init_app(app)
     app.extensions["token_store"] = build_token_store(app.config.get("REDIS_URL"))
     app.extensions["data_cipher"] = DataCipher(decode_key(app.config["DATA_ENCRYPTION_KEY"]))
 

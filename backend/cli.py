@@ -10,7 +10,9 @@ from backend.errors import AppError
 
 def register_cli(app: Flask) -> None:
     from backend import cli_codes
+    from backend.cli_certificates import register_certificate_cli
 
+    register_certificate_cli(app)
     cli_codes.register(app)
 
     @app.cli.command("seed-demo")

@@ -60,6 +60,19 @@ class Config:
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
     WTF_CSRF_TIME_LIMIT = None
     JSON_AS_ASCII = False
+    # Response compression (Flask-Compress), the same settings as nginx.conf's gzip.
+    COMPRESS_ALGORITHM = "gzip"
+    COMPRESS_LEVEL = 5
+    COMPRESS_MIN_SIZE = 256
+    COMPRESS_MIMETYPES = [
+        "text/html",
+        "text/css",
+        "text/javascript",
+        "application/javascript",
+        "application/json",
+        "image/svg+xml",
+        "text/plain",
+    ]
     # Behind nginx: honour X-Forwarded-For/Proto/Host from one proxy hop.
     TRUST_PROXY = os.environ.get("TRUST_PROXY", "0") == "1"
     # Generated into instance/ on first development run when not given.

@@ -1,5 +1,6 @@
 """Extensions created once here and bound to the app in ``create_app``."""
 
+from flask_compress import Compress
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,3 +25,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# gzip for pages, assets and JSON (nginx passes already-compressed responses through).
+compress = Compress()

@@ -52,6 +52,11 @@ ensure_system_packages() {
   ldconfig -p 2>/dev/null | grep -q libzbar.so.0 || missing+=(libzbar0)
   command -v nginx >/dev/null || missing+=(nginx)
   command -v openssl >/dev/null || missing+=(openssl)
+  # The web app's browser tests: Debian's Chromium and its driver (Selenium never downloads
+  # one), and CJK fonts so the phone screenshots are legible.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+  fc-list : family 2>/dev/null | grep -i "Noto Sans CJK" >/dev/null || missing+=(fonts-noto-cjk)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     apt_install "${missing[@]}"
@@ -81,6 +86,8 @@ say "system services and packages"
 ensure_system_packages
 ensure_redis
 echo "Redis: ok ($TEST_REDIS_URL)"
+# axe-core for the accessibility checks, pinned in tests/web/assets.py, from the npm registry.
+"$PY" -m tests.web.assets >/dev/null || fail "could not install axe-core with npm (tests/web/assets.py)"
 
 say "lint: ruff check, ruff format --check"
 "$VENV/bin/ruff" check . || fail "ruff check"

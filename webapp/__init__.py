@@ -10,4 +10,19 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-from webapp import code_landing, views  # noqa: E402,F401
+from webapp import assets  # noqa: E402
+
+bp.after_app_request(assets.cache_static)
+bp.add_app_template_global(assets.asset, "asset")
+
+from webapp import (  # noqa: E402
+    code_landing,  # noqa: F401
+    pages_certificates,  # noqa: F401
+    pages_codes,  # noqa: F401
+    pages_complaints,  # noqa: F401
+    pages_inbox,  # noqa: F401
+    pages_public,  # noqa: F401
+    pages_themes,  # noqa: F401
+    pages_verification,  # noqa: F401
+    views,  # noqa: F401
+)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, ForeignKey, String
+from datetime import date
+
+from sqlalchemy import JSON, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
@@ -26,6 +28,13 @@ class CertificateType(CreatedMixin, db.Model):
     validity_years: Mapped[int] = mapped_column(default=0)  # 0: no fixed validity
     fields: Mapped[list] = mapped_column(JSON, default=list)
     rank: Mapped[int | None] = mapped_column()  # among the most used types, 1 = most used
+    # Joint issuance: departments (ids) whose seals are required besides the issuer's.
+    joint_department_ids: Mapped[list] = mapped_column(JSON, default=list)
+    # The public issuance list (发证清单): electronic since when, where, and how many days
+    # after the paper certificate the electronic one appears (0: the same day).
+    electronic_since: Mapped[date | None] = mapped_column(Date)
+    region: Mapped[str] = mapped_column(String(50), default="全市")
+    issuing_cycle_days: Mapped[int] = mapped_column(default=0)
 
     department: Mapped[Department] = relationship()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, LargeBinary, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
@@ -50,6 +50,11 @@ class Certificate(CreatedMixin, db.Model):
     source_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revocation_reason: Mapped[str | None] = mapped_column(String(200))
+    # Electronic issued within the type's issuing cycle after the paper one (or with no
+    # paper at all): the numerator of the effective issuance rate, fixed when issued.
+    issued_in_sync: Mapped[bool] = mapped_column(default=True, server_default=true())
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("certificate_imports.id"))
 
     type: Mapped[CertificateType] = relationship()
     seals: Mapped[list[CertificateSeal]] = relationship(

@@ -67,21 +67,18 @@ def allocate_serials(
 ) -> list[str]:
     """Reserve ``count`` consecutive serials atomically (one UPDATE ... RETURNING)."""
     year = year or clock.now().year
-    where = (
-        SerialCounter.type_id == cert_type.id,
-        SerialCounter.department_id == department.id,
-        SerialCounter.year == year,
+    counters = SerialCounter.__table__  # Core: no ORM synchronisation needed on this hot path
+    bump = (
+        update(counters)
+        .where(
+            counters.c.type_id == cert_type.id,
+            counters.c.department_id == department.id,
+            counters.c.year == year,
+        )
+        .values(last=counters.c.last + count)
+        .returning(counters.c.last)
     )
-
-    def bump() -> int | None:
-        return db.session.execute(
-            update(SerialCounter)
-            .where(*where)
-            .values(last=SerialCounter.last + count)
-            .returning(SerialCounter.last)
-        ).scalar()
-
-    last = bump()
+    last = db.session.execute(bump).scalar()
     if last is None:
         try:
             with db.session.begin_nested():
@@ -92,7 +89,7 @@ def allocate_serials(
                 )
             last = count
         except IntegrityError:  # another transaction created the counter first
-            last = bump()
+            last = db.session.execute(bump).scalar_one()
     first = last - count + 1
     return [format_serial(department, cert_type, year, n) for n in range(first, last + 1)]
 
@@ -119,7 +116,9 @@ def build_payload(
     issued_on: date,
     expires_on: date | None,
     version: int,
+    sealed_by: list[str] | None = None,
 ) -> dict[str, Any]:
+    """What gets signed. ``sealed_by`` (department codes) fixes which seals it needs."""
     return {
         "serial": serial,
         "type": cert_type.code,
@@ -129,7 +128,19 @@ def build_payload(
         "issued_on": issued_on.isoformat(),
         "expires_on": expires_on.isoformat() if expires_on else None,
         "version": version,
+        "sealed_by": sealed_by or [department.code],
     }
+
+
+def issued_in_sync(
+    cert_type: CertificateType, paper_issued_at: datetime | None, electronic_issued_at: datetime
+) -> bool:
+    """Electronic within the type's issuing cycle after paper (local dates), or no paper."""
+    if paper_issued_at is None:
+        return True
+    paper_day = paper_issued_at.astimezone(clock.SHANGHAI).date()
+    electronic_day = electronic_issued_at.astimezone(clock.SHANGHAI).date()
+    return (electronic_day - paper_day).days <= (cert_type.issuing_cycle_days or 0)
 
 
 def seal_and_store(
@@ -147,6 +158,7 @@ def seal_and_store(
     source: str = "issued",
     source_key: str | None = None,
     serial: str | None = None,
+    issued_by_id: int | None = None,
 ) -> Certificate:
     """Sign the canonical payload with every sealing department and add the row.
 
@@ -154,6 +166,7 @@ def seal_and_store(
     transaction; nothing is committed.
     """
     serial = serial or allocate_serials(cert_type, department)[0]
+    departments = [department] + [d for d in sealing_departments if d.id != department.id]
     payload = build_payload(
         serial=serial,
         cert_type=cert_type,
@@ -163,8 +176,10 @@ def seal_and_store(
         issued_on=issued_on,
         expires_on=expires_on,
         version=version,
+        sealed_by=[d.code for d in departments],
     )
     message = seals.canonical_json(payload)
+    now = clock.now()
     certificate = Certificate(
         serial=serial,
         type_id=cert_type.id,
@@ -177,13 +192,14 @@ def seal_and_store(
         issued_on=issued_on,
         expires_on=expires_on,
         paper_issued_at=paper_issued_at,
-        electronic_issued_at=clock.now(),
+        electronic_issued_at=now,
+        issued_in_sync=issued_in_sync(cert_type, paper_issued_at, now),
         version=version,
         supersedes_id=supersedes.id if supersedes else None,
         source=source,
         source_key=source_key,
+        issued_by_id=issued_by_id,
     )
-    departments = [department] + [d for d in sealing_departments if d.id != department.id]
     for sealer in departments:
         signature = seals.sign(sealer, message)
         certificate.seals.append(
@@ -256,15 +272,27 @@ def verify_certificate(
         keys = seals.load_keys({s.key_id for s in certificate.seals})
     checks = [
         seals.check(keys.get(s.key_id), s.key_id, message, bytes(s.signature))
+        if keys.get(s.key_id) is None or keys[s.key_id].department_id == s.department_id
+        else seals.SealCheck(False, "key_department_mismatch", s.key_id)
         for s in certificate.seals
     ]
     sealed_by = {s.department_id for s in certificate.seals}
     if not checks or not set(required_department_ids) <= sealed_by:
         return CertificateCheck(False, "missing_seal", checks)
+    # The signed payload names every department whose seal it needs (joint issuance).
+    required_codes = set(payload.get("sealed_by") or [payload["issuer"]])
+    if not required_codes <= _department_codes(sealed_by):
+        return CertificateCheck(False, "missing_seal", checks)
     failed = next((c for c in checks if not c.ok), None)
     if failed is not None:
         return CertificateCheck(False, failed.reason, checks)
     return CertificateCheck(True, "ok", checks)
+
+
+def _department_codes(department_ids: set[int]) -> set[str]:
+    if not department_ids:
+        return set()
+    return set(db.session.scalars(select(Department.code).where(Department.id.in_(department_ids))))
 
 
 def effective_status(certificate: Certificate, today: date | None = None) -> str:
@@ -293,6 +321,11 @@ def _holder_filter(person_id: int | None, company_ids: Iterable[int]):
     if company_ids:
         clauses.append(Certificate.holder_company_id.in_(company_ids))
     return or_(*clauses) if clauses else None
+
+
+def holder_filter(person_id: int | None, company_ids: Iterable[int]):
+    """SQL condition for "held by this person or one of these companies" (None: nobody)."""
+    return _holder_filter(person_id, company_ids)
 
 
 def certificates_of(person_id: int | None, company_ids: Iterable[int] = ()) -> list[Certificate]:

@@ -98,6 +98,7 @@ class KeyView:
     algorithm: str
     public_key: bytes
     status: str
+    department_id: int
 
 
 @dataclass
@@ -198,6 +199,7 @@ _LOAD = (
         SealKey.algorithm,
         SealKey.public_key,
         SealKey.status.label("key_status"),
+        SealKey.department_id.label("key_department_id"),
     )
     .join(CertificateType, CertificateType.id == Certificate.type_id)
     .join(Department, Department.id == Certificate.department_id)
@@ -239,7 +241,11 @@ def _load(certificate_ids: list[int]) -> tuple[list[CertificateView], dict[str, 
             view.seals.append(SealView(r.seal_key_id, r.seal_department_id, bytes(r.signature)))
         if r.known_key_id is not None:
             keys[r.known_key_id] = KeyView(
-                r.known_key_id, r.algorithm, bytes(r.public_key), r.key_status
+                r.known_key_id,
+                r.algorithm,
+                bytes(r.public_key),
+                r.key_status,
+                r.key_department_id,
             )
     return list(certificates.values()), keys
 

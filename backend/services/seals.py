@@ -7,8 +7,6 @@ associated data so a key blob cannot be swapped onto another row).
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,20 +18,12 @@ from backend import clock
 from backend.errors import Conflict, NotFound
 from backend.extensions import db
 from backend.models import Department, SealKey
+from backend.security.canonical import canonical_json, digest  # noqa: F401  (re-exported)
 from backend.security.crypto import get_cipher
 from backend.services.signers import DEFAULT_ALGORITHM, get_signer
 from backend.services.tx import transactional
 
 DEFAULT_KEY_VALIDITY = timedelta(days=5 * 365)
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, UTF-8, no insignificant whitespace: the bytes that get signed."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def digest(message: bytes) -> str:
-    return hashlib.sha256(message).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from backend.models import (
 from backend.security.checksums import make_credit_code, make_id_number
 from backend.services import accounts
 from backend.services.service_item_seed import seed_service_items
+from backend.services.theme_seed import seed_theme_bundles
 from backend.services.tx import transactional
 from backend.services.verification_seed import (
     seed_demo_verification_requests,
@@ -175,7 +176,22 @@ SEED_STEPS: list[tuple[str, Callable[[], None]]] = [
     ("service items", seed_service_items),
     ("verification routes", seed_verification_routes),
     ("demo verification requests", seed_demo_verification_requests),
+    ("theme bundles", seed_theme_bundles),
 ]
+
+
+def _certificate_steps() -> list[tuple[str, Callable[[], None]]]:
+    from backend.services import certificate_seed as cs
+
+    return [
+        ("seal keys", cs.seed_seal_keys),
+        ("issuance list", cs.seed_issuance_list),
+        ("demo certificates", cs.seed_demo_certificates),
+        ("certificate population", cs.seed_certificate_population),
+    ]
+
+
+SEED_STEPS += _certificate_steps()
 
 
 def run_seed(steps: list[str] | None = None, echo: Callable[[str], None] = print) -> None:

@@ -175,8 +175,8 @@ def test_holders_whose_certificate_expires_within_n_days(api, officer, cert_type
         (
             {"kind": "bundle_applicants", "theme_id": 1},
             422,
-            "audience_unavailable",
-            "audience.kind",
+            "unknown_theme",
+            "audience.theme_id",
         ),
         ({"kind": "everyone"}, 400, "invalid_value", "audience.kind"),
         (

@@ -1,0 +1,56 @@
+"""Form posts validated with the same JSON schemas as the API; errors shown next to fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from backend.errors import AppError
+from backend.validation import validate
+
+PER_PAGE = 20
+PAGE_QUERY = {
+    "type": "object",
+    "properties": {"page": {"type": "integer", "minimum": 1, "maximum": 10000}},
+}
+
+
+def page_number() -> int:
+    """The ``page`` query argument of a list page (400 naming the field when it is bad)."""
+    raw = request.args.get("page", "1")
+    return validate(PAGE_QUERY, {"page": int(raw) if raw.isdigit() else raw})["page"]
+
+
+def form_body(schema: dict, integers: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The posted fields the schema knows, trimmed; empty optional fields left out."""
+    props = schema.get("properties", {})
+    required = set(schema.get("required", ()))
+    body: dict[str, Any] = {}
+    for name in props:
+        value = request.form.get(name, "").strip()
+        if not value and name not in required:
+            continue
+        if name in integers:
+            try:
+                body[name] = int(value)
+            except ValueError:
+                body[name] = value  # the schema reports it with the field named
+            continue
+        body[name] = value
+    return validate(schema, body)
+
+
+def field_errors(error: AppError, labels: dict[str, str]) -> dict[str, str]:
+    """``{field: Chinese message}`` for every field an error names."""
+    details = error.details or [{"field": error.field, "message": error.message}]
+    out: dict[str, str] = {}
+    for detail in details:
+        field = detail.get("field")
+        if field in labels and field not in out:
+            out[field] = (
+                detail["message"]
+                if error.code not in ("missing_field", "invalid_value", "invalid_type")
+                else f"请正确填写{labels[field]}"
+            )
+    return out
