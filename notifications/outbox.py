@@ -77,6 +77,53 @@ def create_deliveries(
     return written
 
 
+def create_deliveries_for_one(
+    notification_id: int, user_id: int, category: str, channels: tuple[str, ...] | None = None
+) -> dict[str, int]:
+    """``create_deliveries`` for a single notification of a known user, in one INSERT.
+
+    Each channel answers ``reaches`` for the one user instead of building set-based
+    statements, so a notification costs its own row, one look-up per queued channel that
+    has a template, and one multi-row insert of its deliveries.
+    """
+    template = template_for(category)
+    now = clock.now()
+    lease = queued_until()
+    rows, queued = [], []
+    for name, channel in CHANNELS.items():
+        if channels is not None and name not in channels:
+            continue
+        if not channel.reaches(user_id, template):
+            continue
+        rows.append(_row(notification_id, name, channel.queued, now, lease))
+        if channel.queued:
+            queued.append(name)
+    if not rows:
+        return {}
+    if queued:
+        result = db.session.execute(
+            insert(_deliveries).returning(_deliveries.c.id, _deliveries.c.channel), rows
+        ).all()
+        enqueue_after_commit("delivery", [r.id for r in result if r.channel in queued])
+    else:
+        db.session.execute(insert(_deliveries), rows)
+    return {row["channel"]: 1 for row in rows}
+
+
+def _row(notification_id: int, channel: str, queued: bool, now, lease) -> dict[str, Any]:
+    """One delivery row with the same starting values ``_constants`` gives a batch."""
+    return {
+        "notification_id": notification_id,
+        "channel": channel,
+        "state": DeliveryState.PENDING.value if queued else DeliveryState.SENT.value,
+        "attempts": 0 if queued else 1,
+        "next_attempt_at": now,
+        "created_at": now,
+        "enqueued_until": lease if queued else None,
+        "sent_at": None if queued else now,
+    }
+
+
 def create_fallback(notification_id: int, category: str, failed: str) -> list[str]:
     """After channel ``failed`` gave up for good, write deliveries on its fallback channels."""
     existing = set(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, insert, select, update
 
 from backend import clock
 from backend.errors import NotFound
@@ -12,7 +12,7 @@ from backend.extensions import db
 from backend.models import User
 from backend.services.tx import transactional
 from notifications.models import Delivery, DeliveryState, Notification
-from notifications.outbox import create_deliveries
+from notifications.outbox import create_deliveries_for_one
 
 
 def notify(
@@ -24,26 +24,31 @@ def notify(
     *,
     data: dict[str, Any] | None = None,
     channels: tuple[str, ...] | None = None,
-) -> Notification:
-    """Add a notification and its deliveries to the current transaction (outbox).
+) -> int:
+    """Add a notification and its deliveries to the current transaction (outbox); its id.
 
     It exists iff the event does: the caller's ``@transactional`` commits both, and only
     then are the WeChat/SMS deliveries queued. ``data`` fills template fields beyond title
     and body (see ``notifications.templates``); ``channels`` restricts the channels tried.
+    Core statements, not the ORM: every scan notifies its holder, so this is a hot path.
     """
-    notification = Notification(
-        user_id=user_id,
-        category=category,
-        title=title[:100],
-        body=body,
-        link=link,
-        data=data,
-        created_at=clock.now(),
-    )
-    db.session.add(notification)
-    db.session.flush()
-    create_deliveries([Notification.id == notification.id], category, channels=channels)
-    return notification
+    notification_id = db.session.execute(
+        _INSERT_NOTIFICATION,
+        {
+            "user_id": user_id,
+            "category": category,
+            "title": title[:100],
+            "body": body,
+            "link": link,
+            "data": data,
+            "created_at": clock.now(),
+        },
+    ).scalar_one()
+    create_deliveries_for_one(notification_id, user_id, category, channels=channels)
+    return notification_id
+
+
+_INSERT_NOTIFICATION = insert(Notification.__table__).returning(Notification.__table__.c.id)
 
 
 def _own(user: User, notification_id: int) -> Notification:

@@ -7,7 +7,7 @@ import secrets
 from abc import ABC, abstractmethod
 
 from flask import current_app
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, bindparam, exists, select
 
 from backend.extensions import db
 from backend.models import Person, User
@@ -52,6 +52,13 @@ def get_sms_provider() -> SmsProvider | None:
     return provider
 
 
+_HAS_PHONE = (
+    select(User.id)
+    .join(Person, Person.id == User.person_id)
+    .where(User.id == bindparam("user_id"), Person.phone_cipher.is_not(None))
+)
+
+
 class SmsChannel(Channel):
     name = "sms"
 
@@ -64,6 +71,11 @@ class SmsChannel(Channel):
             .join(Person, Person.id == User.person_id)
             .where(User.id == Notification.user_id, Person.phone_cipher.is_not(None))
         )
+
+    def reaches(self, user_id: int, template: Template) -> bool:
+        if template.sms != "always" or get_sms_provider() is None:
+            return False
+        return db.session.execute(_HAS_PHONE, {"user_id": user_id}).first() is not None
 
     def send(self, message: Message) -> str | None:
         provider = get_sms_provider()

@@ -8,7 +8,7 @@ transaction, so a thousand queued messages never count on one acceptance.
 from __future__ import annotations
 
 import requests
-from sqlalchemy import Select, exists, or_, update
+from sqlalchemy import Select, bindparam, exists, or_, select, update
 from wechatpy.exceptions import WeChatClientException
 
 from backend.extensions import db
@@ -33,6 +33,29 @@ RETRYABLE_ERRCODES = {-1, 40001, 42001, 45009, 45011}
 
 class SubscriptionExhausted(PermanentError):
     """WeChat says the user has no subscription left (43101)."""
+
+
+_SUBSCRIPTION = (
+    select(WeChatSubscription.long_term, WeChatSubscription.one_time_remaining)
+    .join(User, User.id == WeChatSubscription.user_id)
+    .where(
+        WeChatSubscription.user_id == bindparam("b_user_id"),
+        WeChatSubscription.template_id == bindparam("b_template_id"),
+        User.wechat_openid.is_not(None),
+    )
+)
+_RESERVE_ONE = (
+    update(WeChatSubscription)
+    .where(
+        WeChatSubscription.user_id == bindparam("b_user_id"),
+        WeChatSubscription.template_id == bindparam("b_template_id"),
+        WeChatSubscription.long_term.is_(False),
+        WeChatSubscription.one_time_remaining > 0,
+    )
+    .values(one_time_remaining=WeChatSubscription.one_time_remaining - 1)
+    .returning(WeChatSubscription.user_id)
+    .execution_options(synchronize_session=False)
+)
 
 
 class WeChatChannel(Channel):
@@ -66,6 +89,18 @@ class WeChatChannel(Channel):
             .execution_options(synchronize_session=False)
         ).all()
         return or_(long_term, Notification.user_id.in_(reserved)) if reserved else long_term
+
+    def reaches(self, user_id: int, template: Template) -> bool:
+        if template.wechat is None:
+            return False
+        params = {"b_user_id": user_id, "b_template_id": template_id(template.wechat)}
+        found = db.session.execute(_SUBSCRIPTION, params).first()
+        if found is None or found.one_time_remaining <= 0 and not found.long_term:
+            return False  # no openid, no subscription, or nothing left: the common case
+        if found.long_term:
+            return True
+        # Reserve one acceptance; of two concurrent events only those that get one reach.
+        return db.session.execute(_RESERVE_ONE, params).first() is not None
 
     def send(self, message: Message) -> str | None:
         wechat = template_for(message.category).wechat

@@ -25,7 +25,7 @@ SEND = ("POST", "/cgi-bin/message/subscribe/send")
 @transactional
 def tell(user_id: int, category: str = "verification_progress", **kwargs) -> int:
     """An event that notifies someone, committed the way every service commits."""
-    return notify(user_id, category, "协查进度更新", "已受理", **kwargs).id
+    return notify(user_id, category, "协查进度更新", "已受理", **kwargs)
 
 
 def sends(fake_wechat) -> int:

@@ -17,7 +17,7 @@ from tests.factories import create_user, error_of
 def inbox_of(user_id: int, titles: list[str], clock) -> list[int]:
     ids = []
     for title in titles:
-        ids.append(notify(user_id, "general", title, f"{title}的内容").id)
+        ids.append(notify(user_id, "general", title, f"{title}的内容"))
         clock.advance(timedelta(minutes=1))
     return ids
 
