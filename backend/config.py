@@ -32,7 +32,9 @@ class Config:
         if os.environ.get("DATABASE_URL")
         else None
     )
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # Ping a pooled connection before use only after it sat idle this long (backend.db_pool).
+    DB_PING_IDLE_S = float(os.environ.get("DB_PING_IDLE_S", "10"))
     REDIS_URL: str | None = os.environ.get("REDIS_URL") or None
     # How many worker processes serve this app; the in-process token store needs exactly one.
     WORKERS = _int("WEB_CONCURRENCY", 1)

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,11 @@ class ServiceUnavailable(AppError):
     message = "服务暂时不可用,请稍后再试"
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+    message = "数据库暂时不可用,请稍后再试"
+
+
 class TokenStoreUnavailable(ServiceUnavailable):
     code = "token_store_unavailable"
     message = "令牌服务暂时不可用,请稍后再试"
@@ -179,6 +185,22 @@ def register_errors(app: Flask) -> None:
             response = app.make_response(response)
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
+
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(error: DBAPIError):
+        """A lost connection or a database that refuses (a restart): 503, retry later.
+        The pool has discarded the dead connection, so the next request gets a fresh one.
+        Any other database error is a bug: 500."""
+        if not (error.connection_invalidated or isinstance(error, OperationalError)):
+            return handle_unexpected(error)
+        from backend.extensions import db
+
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is gone; the session is reset either way
+            db.session.remove()
+        log.warning("database unavailable: %s", str(error.orig or error).splitlines()[0])
+        return _respond(DatabaseUnavailable())
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

@@ -245,10 +245,13 @@ def verify_certificate(
     certificate: Certificate,
     required_department_ids: Iterable[int] = (),
     keys: dict[str, SealKey] | None = None,
+    department_codes: dict[int, str] | None = None,
 ) -> CertificateCheck:
     """Re-check a stored certificate against the trust list: any changed byte fails.
 
-    ``keys`` (key id -> SealKey) lets a caller checking many certificates load keys once.
+    ``keys`` (key id -> SealKey) and ``department_codes`` (id -> code of the sealing
+    departments) let a caller that has already read them (a scan's one query) skip the
+    look-ups.
     """
     try:
         message = payload_bytes(certificate)
@@ -281,7 +284,11 @@ def verify_certificate(
         return CertificateCheck(False, "missing_seal", checks)
     # The signed payload names every department whose seal it needs (joint issuance).
     required_codes = set(payload.get("sealed_by") or [payload["issuer"]])
-    if not required_codes <= _department_codes(sealed_by):
+    if department_codes is None:
+        found_codes = _department_codes(sealed_by)
+    else:
+        found_codes = {department_codes[d] for d in sealed_by if d in department_codes}
+    if not required_codes <= found_codes:
         return CertificateCheck(False, "missing_seal", checks)
     failed = next((c for c in checks if not c.ok), None)
     if failed is not None:

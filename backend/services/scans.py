@@ -17,6 +17,7 @@ from typing import Any
 from cachetools import TTLCache
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy.orm import aliased
 
 from backend import clock
 from backend.errors import Forbidden
@@ -172,6 +173,7 @@ def _present(
     }
 
 
+_SEALER = aliased(Department)  # the department of each seal (joint issuance: several)
 # Built once: composing this 24-column statement costs more than running it.
 _LOAD = (
     select(
@@ -194,6 +196,7 @@ _LOAD = (
         Department.name.label("issuer_name"),
         CertificateSeal.key_id.label("seal_key_id"),
         CertificateSeal.department_id.label("seal_department_id"),
+        _SEALER.code.label("seal_department_code"),
         CertificateSeal.signature,
         SealKey.key_id.label("known_key_id"),
         SealKey.algorithm,
@@ -205,6 +208,7 @@ _LOAD = (
     .join(Department, Department.id == Certificate.department_id)
     .outerjoin(CertificateSeal, CertificateSeal.certificate_id == Certificate.id)
     .outerjoin(SealKey, SealKey.key_id == CertificateSeal.key_id)
+    .outerjoin(_SEALER, _SEALER.id == CertificateSeal.department_id)
     .where(Certificate.id.in_(bindparam("ids", expanding=True)))
     .order_by(Certificate.id, CertificateSeal.id)
 )
@@ -212,12 +216,16 @@ _INSERT_USAGE = insert(UsageRecord.__table__)
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 
 
-def _load(certificate_ids: list[int]) -> tuple[list[CertificateView], dict[str, KeyView]]:
-    """The certificates with type, issuer, seals and the seals' keys: one query."""
+def _load(
+    certificate_ids: list[int],
+) -> tuple[list[CertificateView], dict[str, KeyView], dict[int, str]]:
+    """The certificates with type, issuer, seals, the seals' keys and the sealing
+    departments' codes: one query."""
     # On the session's connection (same transaction), without the ORM's result machinery.
     rows = db.session.connection().execute(_LOAD, {"ids": list(certificate_ids)})
     certificates: dict[int, CertificateView] = {}
     keys: dict[str, KeyView] = {}
+    sealers: dict[int, str] = {}
     for r in rows:
         view = certificates.get(r.id)
         if view is None:
@@ -239,6 +247,7 @@ def _load(certificate_ids: list[int]) -> tuple[list[CertificateView], dict[str, 
             )
         if r.seal_key_id is not None:
             view.seals.append(SealView(r.seal_key_id, r.seal_department_id, bytes(r.signature)))
+            sealers[r.seal_department_id] = r.seal_department_code
         if r.known_key_id is not None:
             keys[r.known_key_id] = KeyView(
                 r.known_key_id,
@@ -247,7 +256,7 @@ def _load(certificate_ids: list[int]) -> tuple[list[CertificateView], dict[str, 
                 r.key_status,
                 r.key_department_id,
             )
-    return list(certificates.values()), keys
+    return list(certificates.values()), keys, sealers
 
 
 @dataclass(frozen=True)
@@ -297,7 +306,7 @@ def _record(
         organisation=organisation.name,
     )
     scope = organisation.scope
-    loaded, keys = _load(record.certificate_ids)
+    loaded, keys, sealers = _load(record.certificate_ids)
     rows: list[dict[str, Any]] = []
     seen, refused = [], []
     ref = codes.code_ref(token)
@@ -309,7 +318,7 @@ def _record(
             outcome.withheld += 1
             refused.append(certificate.type.name)
         else:
-            check = verify_certificate(certificate, keys=keys)
+            check = verify_certificate(certificate, keys=keys, department_codes=sealers)
             status = effective_status(certificate)
             item = _present(certificate, status, check.ok, check.reason)
             if not check.ok:
