@@ -12,10 +12,11 @@ from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError as CSRFValidationError
 
+from backend.caller_cache import load_account
 from backend.errors import AppError, Forbidden, Unauthorized
 from backend.extensions import db, login_manager
 from backend.models import User
-from backend.token_store import AUTH_TOKEN_PREFIX, get_token_store
+from backend.token_store import AUTH_TOKEN_PREFIX, USER_VERSION_PREFIX, get_token_store
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -59,10 +60,12 @@ def resolve_caller() -> User | None:
     caller: User | None = None
     token = bearer_token()
     if token is not None:
-        user_id = get_token_store().get(AUTH_TOKEN_PREFIX + token)
+        user_id, version = get_token_store().get_chained(
+            AUTH_TOKEN_PREFIX + token, USER_VERSION_PREFIX
+        )
         if user_id is None:
             raise Unauthorized("登录已失效,请重新登录", code="invalid_token")
-        caller = db.session.get(User, int(user_id))
+        caller = load_account(int(user_id), version)
         if caller is None or not caller.enabled:
             raise Unauthorized("账号不可用", code="invalid_token")
         g.auth_token = token

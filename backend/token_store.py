@@ -31,6 +31,9 @@ MAX_CODE_TTL_S = 300
 CODE_EXPIRY_SLACK_S = 5
 # How long a used, expired or replaced code is remembered as such.
 CODE_TOMBSTONE_TTL_S = 600
+# A counter per account, bumped whenever the account changes: workers that keep the
+# account in memory (backend.caller_cache) reload it when the number moves.
+USER_VERSION_PREFIX = "auth:user-version:"
 # Rate-limit counters (kept by the ``limits`` library under this prefix).
 RATE_LIMIT_PREFIX = "ratelimit"
 
@@ -142,6 +145,21 @@ class MemoryTokenStore(TokenStore):
             item = self._live(key)
             return None if item is None else max(0, int(item[1] - time.monotonic()))
 
+    def get_chained(self, key: str, prefix: str) -> tuple[str | None, str | None]:
+        with self._lock:
+            item = self._live(key)
+            if item is None:
+                return None, None
+            chained = self._live(prefix + item[0])
+            return item[0], chained[0] if chained else None
+
+    def incr(self, key: str, ttl_s: int) -> int:
+        with self._lock:
+            item = self._live(key)
+            value = int(item[0]) + 1 if item else 1
+            self._items[key] = (str(value), time.monotonic() + ttl_s)
+            return value
+
     def health(self) -> bool:
         return True
 
@@ -158,6 +176,18 @@ if value then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) end
 return value
 """
 
+    # Reads a key named by another key's value: fine on one Redis server (not a cluster).
+    GET_CHAINED = """
+local value = redis.call('GET', KEYS[1])
+if not value then return {false, false} end
+return {value, redis.call('GET', ARGV[1] .. value)}
+"""
+    INCR_WITH_TTL = """
+local value = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return value
+"""
+
     def __init__(self, url: str, *, timeout_s: float = 2.0) -> None:
         self.url = url
         self.client = redis.Redis.from_url(
@@ -168,6 +198,8 @@ return value
             health_check_interval=30,
         )
         self._take_and_set = self.client.register_script(self.TAKE_AND_SET)
+        self._get_chained = self.client.register_script(self.GET_CHAINED)
+        self._incr = self.client.register_script(self.INCR_WITH_TTL)
 
     def _call(self, fn, *args):
         try:
@@ -202,6 +234,13 @@ return value
     def ttl(self, key: str) -> int | None:
         left = self._call(self.client.ttl, key)
         return None if left is None or left < 0 else int(left)
+
+    def get_chained(self, key: str, prefix: str) -> tuple[str | None, str | None]:
+        value, chained = self._call(self._get_chained, [key], [prefix])
+        return value or None, chained or None
+
+    def incr(self, key: str, ttl_s: int) -> int:
+        return int(self._call(self._incr, [key], [ttl_s]))
 
     def health(self) -> bool:
         try:

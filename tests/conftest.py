@@ -110,6 +110,7 @@ def _isolated(app, fake_wechat):
     with app.app_context():
         truncate_all()
         app.extensions.pop("wechat_client", None)
+        app.extensions.pop("caller_cache", None)  # ids are reused once tables are emptied
         yield
         db.session.remove()
 

@@ -121,3 +121,18 @@ def test_an_unreachable_redis_fails_closed_for_set_many_and_take_and_set():
         store.take_and_set("anything", "other", "x", 10)
     with pytest.raises(TokenStoreUnavailable):
         store.set_many([("anything", "x", 10)])
+
+
+def test_get_chained_reads_a_key_and_the_key_its_value_names(store):
+    assert store.get_chained("token:a", "version:") == (None, None)
+    store.set("token:a", "42", 30)
+    assert store.get_chained("token:a", "version:") == ("42", None)
+    store.set("version:42", "3", 30)
+    assert store.get_chained("token:a", "version:") == ("42", "3")
+
+
+def test_incr_counts_from_one_and_keeps_the_counter_for_its_ttl(store):
+    assert store.incr("counter", 30) == 1
+    assert store.incr("counter", 30) == 2
+    assert store.get("counter") == "2"
+    assert 0 < store.ttl("counter") <= 30

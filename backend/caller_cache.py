@@ -1,0 +1,108 @@
+"""The accounts behind bearer tokens, kept in worker memory and reloaded when they change.
+
+Every API request resolves its bearer token to an account. Reading the account row through
+the ORM was the largest single cost of a scan, so each worker keeps a detached copy of the
+account for up to ``CALLER_CACHE_TTL_S`` seconds (0: always read). The token itself is still
+checked in the token store on every request (logout is immediate), and the same round trip
+reads the account's version number there: any committed change to a ``User`` row bumps it
+(``after_commit`` below), so every worker reloads the account on its next request. If the
+bump itself fails (the token store is down; requests fail closed then anyway), the copy
+is trusted no longer than the TTL.
+
+Change accounts through the ORM (``user.role = ...``); a Core ``UPDATE users`` bypasses the
+bump and must call ``account_changed`` itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from cachetools import TTLCache
+from flask import current_app, has_app_context
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
+
+from backend.errors import TokenStoreUnavailable
+from backend.extensions import db
+from backend.models import User
+from backend.token_store import USER_VERSION_PREFIX, get_token_store
+
+log = logging.getLogger(__name__)
+
+_CHANGED = "certfree.changed_users"  # session.info key: accounts changed in this transaction
+_lock = threading.Lock()
+
+
+def _cache() -> TTLCache | None:
+    ttl = current_app.config["CALLER_CACHE_TTL_S"]
+    if ttl <= 0:
+        return None
+    cache = current_app.extensions.get("caller_cache")
+    if cache is None:
+        cache = current_app.extensions.setdefault("caller_cache", TTLCache(10_000, ttl))
+    return cache
+
+
+def load_account(user_id: int, version: str | None) -> User | None:
+    """The account, from this worker's copy when its version is current, else the database."""
+    cache = _cache()
+    if cache is not None:
+        with _lock:
+            found = cache.get(user_id)
+        if found is not None and found[0] == version:
+            # A persistent copy in this request's session, without a query; lazy
+            # relationships (person, companies) still load from the database.
+            return db.session.merge(found[1], load=False)
+    user = db.session.get(User, user_id)
+    if user is not None and cache is not None:
+        copy = User(**{a.key: getattr(user, a.key) for a in inspect(User).column_attrs})
+        make_transient_to_detached(copy)
+        with _lock:
+            cache[user_id] = (version, copy)
+    return user
+
+
+def version_ttl_s() -> int:
+    """Versions outlive any cached copy many times over, so a version that expires can
+    never bring a stale copy back."""
+    config = current_app.config
+    return max(config["AUTH_TOKEN_TTL_S"], 100 * config["CALLER_CACHE_TTL_S"])
+
+
+def account_changed(user_ids) -> None:
+    """Make every worker reload these accounts on their next request."""
+    cache = current_app.extensions.get("caller_cache")
+    store = get_token_store()
+    for user_id in user_ids:
+        if cache is not None:
+            with _lock:
+                cache.pop(user_id, None)
+        try:
+            store.incr(f"{USER_VERSION_PREFIX}{user_id}", version_ttl_s())
+        except TokenStoreUnavailable:
+            log.warning("account %s changed but its version could not be bumped", user_id)
+
+
+@event.listens_for(Session, "before_flush")
+def _note_changed_accounts(session: Session, flush_context, instances) -> None:
+    changed = {
+        obj.id
+        for obj in session.dirty
+        if isinstance(obj, User) and session.is_modified(obj, include_collections=False)
+    }
+    changed |= {obj.id for obj in session.deleted if isinstance(obj, User)}
+    if changed:
+        session.info.setdefault(_CHANGED, set()).update(changed)
+
+
+@event.listens_for(Session, "after_commit")
+def _bump_changed_accounts(session: Session) -> None:
+    changed = session.info.pop(_CHANGED, None)
+    if changed and has_app_context():
+        account_changed(changed)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_changed_accounts(session: Session) -> None:
+    session.info.pop(_CHANGED, None)

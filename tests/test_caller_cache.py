@@ -1,0 +1,90 @@
+"""Accounts kept in worker memory are reloaded in every worker as soon as they change.
+
+Two app instances on the same database and Redis stand for two gunicorn workers: the
+first serves requests (and keeps the caller's account), the second changes the account.
+"""
+
+from __future__ import annotations
+
+from backend.extensions import db
+from backend.models import Role, User
+from tests.factories import ApiClient, create_user
+
+
+def _change(other_app, user_id: int, **values) -> None:
+    """Change the account in the other worker, then end this test's own session, as a new
+    request in a worker starts with a new session (the test keeps one app context open)."""
+    with other_app.app_context():
+        user = db.session.get(User, user_id)
+        for name, value in values.items():
+            setattr(user, name, value)
+        db.session.commit()
+        db.session.remove()
+    db.session.remove()
+
+
+def test_a_role_taken_away_in_another_worker_applies_to_the_next_request(app, make_app):
+    officer = create_user(Role.SYSTEM_ADMINISTRATOR)
+    api = ApiClient(app.test_client())
+    token = api.login(officer)
+    assert api.get("/me", token=token).get_json()["role"] == Role.SYSTEM_ADMINISTRATOR
+    assert api.get("/me", token=token).status_code == 200  # served from the copy
+    assert officer.id in app.extensions["caller_cache"]
+
+    _change(make_app(), officer.id, role=Role.CITIZEN)
+
+    after = api.get("/me", token=token)
+    assert after.status_code == 200
+    assert after.get_json()["role"] == Role.CITIZEN
+
+
+def test_an_account_disabled_in_another_worker_is_refused_at_once(app, make_app):
+    user = create_user(Role.CITIZEN)
+    api = ApiClient(app.test_client())
+    token = api.login(user)
+    assert api.get("/me", token=token).status_code == 200
+    assert user.id in app.extensions["caller_cache"]
+
+    _change(make_app(), user.id, enabled=False)
+
+    refused = api.get("/me", token=token)
+    assert refused.status_code == 401
+    assert refused.get_json()["error"]["code"] == "invalid_token"
+
+
+def test_a_change_rolled_back_leaves_the_copy_in_use(app, make_app):
+    user = create_user(Role.CITIZEN)
+    api = ApiClient(app.test_client())
+    token = api.login(user)
+    api.get("/me", token=token)
+    version_before = app.extensions["caller_cache"][user.id][0]
+
+    other = make_app()
+    with other.app_context():
+        row = db.session.get(User, user.id)
+        row.display_name = "未提交的名字"
+        db.session.flush()
+        db.session.rollback()
+        db.session.remove()
+    db.session.remove()
+
+    assert api.get("/me", token=token).get_json()["display_name"] == user.display_name
+    assert app.extensions["caller_cache"][user.id][0] == version_before
+
+
+def test_with_the_cache_off_every_request_reads_the_account(make_app):
+    other = make_app(CALLER_CACHE_TTL_S=0)
+    with other.app_context():
+        user = create_user(Role.CITIZEN)
+        user_id = user.id
+    api = ApiClient(other.test_client())
+    token = api.login(db_user(other, user_id))
+    assert api.get("/me", token=token).status_code == 200
+    assert "caller_cache" not in other.extensions
+
+
+def db_user(application, user_id: int) -> User:
+    with application.app_context():
+        user = db.session.get(User, user_id)
+        db.session.expunge(user)
+        return user
