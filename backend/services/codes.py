@@ -29,7 +29,7 @@ from typing import Any
 import qrcode
 import qrcode.image.svg
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from backend import clock
 from backend.errors import AppError, Conflict, Gone, NotFound, UnprocessableEntity
@@ -138,17 +138,19 @@ def parse_qr_content(content: str) -> str:
 # --- showing a code --------------------------------------------------------------------------
 
 
+# Built once, run on the session's connection: showing a code is a hot path.
+_OWNERSHIP = select(
+    Certificate.id,
+    Certificate.holder_person_id,
+    Certificate.holder_company_id,
+    Certificate.status,
+    Certificate.expires_on,
+).where(Certificate.id.in_(bindparam("ids", expanding=True)))
+
+
 def _check_own_valid_certificates(user: User, certificate_ids: list[int]) -> None:
     """Every certificate exists, belongs to the user (or a company they represent), is valid."""
-    rows = db.session.execute(
-        select(
-            Certificate.id,
-            Certificate.holder_person_id,
-            Certificate.holder_company_id,
-            Certificate.status,
-            Certificate.expires_on,
-        ).where(Certificate.id.in_(certificate_ids))
-    ).all()
+    rows = db.session.connection().execute(_OWNERSHIP, {"ids": certificate_ids}).all()
     certificates = {row.id: row for row in rows}
     company_ids = {row.holder_company_id for row in rows if row.holder_company_id}
     represented: set[int] = set()
