@@ -145,6 +145,20 @@ class MemoryTokenStore(TokenStore):
             item = self._live(key)
             return None if item is None else max(0, int(item[1] - time.monotonic()))
 
+    def rotate(self, pointer, items, retire) -> str | None:
+        with self._lock:
+            now = time.monotonic()
+            old = self._live(pointer[0])
+            for key, value, ttl_s in [pointer, *items]:
+                self._items[key] = (value, now + ttl_s)
+            if old is None:
+                return None
+            retired = self._live(retire[0] + old[0])
+            if retired is not None:
+                del self._items[retire[0] + old[0]]
+                self._items[retire[1] + old[0]] = (retire[2], now + retire[3])
+            return old[0]
+
     def get_chained(self, key: str, prefix: str) -> tuple[str | None, str | None]:
         with self._lock:
             item = self._live(key)
@@ -176,6 +190,19 @@ if value then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) end
 return value
 """
 
+    # KEYS: pointer then items; ARGV: their values and TTLs, then the retire arguments.
+    ROTATE = """
+local n = #KEYS
+local old = redis.call('GET', KEYS[1])
+for i = 1, n do redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'EX', ARGV[2 * i]) end
+if old then
+  local r = 2 * n
+  if redis.call('GETDEL', ARGV[r + 1] .. old) then
+    redis.call('SET', ARGV[r + 2] .. old, ARGV[r + 3], 'EX', ARGV[r + 4])
+  end
+end
+return old
+"""
     # Reads a key named by another key's value: fine on one Redis server (not a cluster).
     GET_CHAINED = """
 local value = redis.call('GET', KEYS[1])
@@ -199,6 +226,7 @@ return value
         )
         self._take_and_set = self.client.register_script(self.TAKE_AND_SET)
         self._get_chained = self.client.register_script(self.GET_CHAINED)
+        self._rotate = self.client.register_script(self.ROTATE)
         self._incr = self.client.register_script(self.INCR_WITH_TTL)
 
     def _call(self, fn, *args):
@@ -234,6 +262,11 @@ return value
     def ttl(self, key: str) -> int | None:
         left = self._call(self.client.ttl, key)
         return None if left is None or left < 0 else int(left)
+
+    def rotate(self, pointer, items, retire) -> str | None:
+        entries = [pointer, *items]
+        args = [x for _, value, ttl_s in entries for x in (value, ttl_s)] + list(retire)
+        return self._call(self._rotate, [key for key, _, _ in entries], args)
 
     def get_chained(self, key: str, prefix: str) -> tuple[str | None, str | None]:
         value, chained = self._call(self._get_chained, [key], [prefix])

@@ -136,3 +136,23 @@ def test_incr_counts_from_one_and_keeps_the_counter_for_its_ttl(store):
     assert store.incr("counter", 30) == 2
     assert store.get("counter") == "2"
     assert 0 < store.ttl("counter") <= 30
+
+
+def test_rotate_points_at_the_new_value_and_retires_the_old_one_once(store):
+    retire = ("live:", "gone:", "replaced", 100)
+    assert store.rotate(("current", "A", 30), [("live:A", "a", 30)], retire) is None
+    assert store.get("current") == "A" and store.get("live:A") == "a"
+
+    assert store.rotate(("current", "B", 30), [("live:B", "b", 30)], retire) == "A"
+    assert store.get("current") == "B" and store.get("live:B") == "b"
+    assert store.get("live:A") is None  # retired
+    assert store.get("gone:A") == "replaced"
+    assert 0 < store.ttl("gone:A") <= 100
+
+
+def test_rotate_leaves_an_already_used_previous_value_alone(store):
+    retire = ("live:", "gone:", "replaced", 100)
+    store.rotate(("current", "A", 30), [("live:A", "a", 30)], retire)
+    store.take_and_set("live:A", "gone:A", "used", 100)  # a scan used it first
+    assert store.rotate(("current", "B", 30), [("live:B", "b", 30)], retire) == "A"
+    assert store.get("gone:A") == "used"

@@ -33,10 +33,10 @@ from sqlalchemy import bindparam, select
 
 from backend import clock
 from backend.errors import AppError, Conflict, Gone, NotFound, UnprocessableEntity
-from backend.extensions import db
 from backend.models import Certificate, CompanyRepresentative, User
 from backend.services import rate_limits
 from backend.services.certificate_store import effective_status
+from backend.services.tx import autocommit_reads
 from backend.token_store import (
     CODE_CURRENT_PREFIX,
     CODE_EXPIRY_SLACK_S,
@@ -150,19 +150,20 @@ _OWNERSHIP = select(
 
 def _check_own_valid_certificates(user: User, certificate_ids: list[int]) -> None:
     """Every certificate exists, belongs to the user (or a company they represent), is valid."""
-    rows = db.session.connection().execute(_OWNERSHIP, {"ids": certificate_ids}).all()
-    certificates = {row.id: row for row in rows}
-    company_ids = {row.holder_company_id for row in rows if row.holder_company_id}
-    represented: set[int] = set()
-    if company_ids:
-        represented = set(
-            db.session.scalars(
-                select(CompanyRepresentative.company_id).where(
-                    CompanyRepresentative.user_id == user.id,
-                    CompanyRepresentative.company_id.in_(company_ids),
+    with autocommit_reads() as connection:
+        rows = connection.execute(_OWNERSHIP, {"ids": certificate_ids}).all()
+        company_ids = {row.holder_company_id for row in rows if row.holder_company_id}
+        represented: set[int] = set()
+        if company_ids:
+            represented = set(
+                connection.scalars(
+                    select(CompanyRepresentative.company_id).where(
+                        CompanyRepresentative.user_id == user.id,
+                        CompanyRepresentative.company_id.in_(company_ids),
+                    )
                 )
             )
-        )
+    certificates = {row.id: row for row in rows}
     for certificate_id in certificate_ids:
         certificate = certificates.get(certificate_id)
         if certificate is None or not (
@@ -231,19 +232,14 @@ def show_code(
     store = get_token_store()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     current_key = f"{CODE_CURRENT_PREFIX}{user.id}:{','.join(map(str, ids))}"
-    # One round trip: point "current" at the new code (learning the previous one) and
-    # write the new code with its state.
-    previous = store.set_many(
-        [(current_key, token, ttl + CODE_EXPIRY_SLACK_S), *_code_items(token, record, ttl)]
-    )[0]
-    if previous:
-        # Still unused: it stops working and says it was replaced. A used one keeps its outcome.
-        store.take_and_set(
-            CODE_TOKEN_PREFIX + previous,
-            CODE_OUTCOME_PREFIX + previous,
-            _dumps({"s": "replaced"}),
-            CODE_TOMBSTONE_TTL_S,
-        )
+    # One atomic round trip: point "current" at the new code, write it with its state,
+    # and retire the previous code if still unused (it then says it was replaced; a used
+    # one keeps its outcome).
+    store.rotate(
+        (current_key, token, ttl + CODE_EXPIRY_SLACK_S),
+        _code_items(token, record, ttl),
+        (CODE_TOKEN_PREFIX, CODE_OUTCOME_PREFIX, _dumps({"s": "replaced"}), CODE_TOMBSTONE_TTL_S),
+    )
     return {
         "token": token,
         "qr_content": qr_content(token),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
+
+from flask import current_app
+from sqlalchemy import Connection
 
 from backend.extensions import db
 
@@ -30,3 +35,19 @@ def transactional(fn):
             info["in_transaction"] = False
 
     return wrapper
+
+
+@contextlib.contextmanager
+def autocommit_reads() -> Iterator[Connection]:
+    """A pooled connection outside any transaction, for a hot path's one-off reads.
+
+    The session would wrap even a single SELECT in BEGIN ... ROLLBACK and its own
+    bookkeeping, which costs more than the query (showing a code). Reads only: anything
+    written here commits at once, outside the caller's transaction.
+    """
+    engine = current_app.extensions.get("autocommit_engine")
+    if engine is None:
+        engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        current_app.extensions["autocommit_engine"] = engine
+    with engine.connect() as connection:
+        yield connection
