@@ -7,9 +7,10 @@ notifications are named by SQL criteria and every channel's deliveries are one
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import insert, literal, select
+from sqlalchemy import bindparam, insert, literal, null, select, union_all
 
 from backend import clock
 from backend.extensions import db
@@ -77,37 +78,96 @@ def create_deliveries(
     return written
 
 
-def create_deliveries_for_one(
-    notification_id: int, user_id: int, category: str, channels: tuple[str, ...] | None = None
-) -> dict[str, int]:
-    """``create_deliveries`` for a single notification of a known user, in one INSERT.
-
-    Each channel answers ``reaches`` for the one user instead of building set-based
-    statements, so a notification costs its own row, one look-up per queued channel that
-    has a template, and one multi-row insert of its deliveries.
-    """
+def reached_channels(
+    user_id: int, category: str, channels: tuple[str, ...] | None = None
+) -> list[str]:
+    """The channels that reach this one user with the category's template (reserving
+    what ``reaches`` reserves), in registry order."""
     template = template_for(category)
-    now = clock.now()
-    lease = queued_until()
-    rows, queued = [], []
-    for name, channel in CHANNELS.items():
-        if channels is not None and name not in channels:
-            continue
-        if not channel.reaches(user_id, template):
-            continue
-        rows.append(_row(notification_id, name, channel.queued, now, lease))
-        if channel.queued:
-            queued.append(name)
-    if not rows:
-        return {}
-    if queued:
-        result = db.session.execute(
-            insert(_deliveries).returning(_deliveries.c.id, _deliveries.c.channel), rows
+    return [
+        name
+        for name, channel in CHANNELS.items()
+        if (channels is None or name in channels) and channel.reaches(user_id, template)
+    ]
+
+
+def insert_with_deliveries(values: dict[str, Any], reached: list[str]) -> int:
+    """Insert one notification (``values``: its columns) and a delivery per reached
+    channel; return its id. Queued deliveries are enqueued after commit.
+
+    One statement on PostgreSQL (a data-modifying CTE: the notification, then its
+    deliveries selected from it), two elsewhere: every scan notifies its holder.
+    """
+    now, lease = values["created_at"], queued_until()
+    if reached and db.engine.dialect.name == "postgresql":
+        params = {f"n_{key}": value for key, value in values.items()}
+        rows = db.session.execute(
+            _combined_insert(tuple(reached), tuple(sorted(values))),
+            {**params, "now": now, "lease": lease},
         ).all()
-        enqueue_after_commit("delivery", [r.id for r in result if r.channel in queued])
+        notification_id = rows[0].notification_id
+        delivered = [(r.id, r.channel) for r in rows]
     else:
-        db.session.execute(insert(_deliveries), rows)
-    return {row["channel"]: 1 for row in rows}
+        notification_id = db.session.execute(_INSERT_NOTIFICATION, values).scalar_one()
+        if not reached:
+            return notification_id
+        result = db.session.execute(
+            insert(_deliveries).returning(_deliveries.c.id, _deliveries.c.channel),
+            [_row(notification_id, name, CHANNELS[name].queued, now, lease) for name in reached],
+        ).all()
+        delivered = [(r.id, r.channel) for r in result]
+    enqueue_after_commit("delivery", [i for i, name in delivered if CHANNELS[name].queued])
+    return notification_id
+
+
+_notifications = Notification.__table__
+_INSERT_NOTIFICATION = insert(_notifications).returning(_notifications.c.id)
+_DELIVERY_COLUMNS = [
+    "notification_id",
+    "channel",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "enqueued_until",
+    "sent_at",
+]
+
+
+@functools.cache
+def _combined_insert(reached: tuple[str, ...], columns: tuple[str, ...]):
+    """``WITH n AS (INSERT notification RETURNING id) INSERT deliveries SELECT ... FROM n``,
+    built once per set of channels and of notification columns."""
+    new = (
+        insert(_notifications)
+        .values({c: bindparam(f"n_{c}", type_=_notifications.c[c].type) for c in columns})
+        .returning(_notifications.c.id)
+        .cte("new_notification")
+    )
+    now = bindparam("now", type_=UTCDateTime())
+    lease = bindparam("lease", type_=UTCDateTime())
+    rows = []
+    for name in reached:
+        queued = CHANNELS[name].queued
+        state = DeliveryState.PENDING.value if queued else DeliveryState.SENT.value
+        rows.append(
+            select(
+                new.c.id,
+                literal(name),
+                literal(state),
+                literal(0 if queued else 1),
+                now,
+                now,
+                lease if queued else null(),
+                null() if queued else now,
+            ).select_from(new)
+        )
+    return (
+        insert(_deliveries)
+        .add_cte(new)
+        .from_select(_DELIVERY_COLUMNS, union_all(*rows) if len(rows) > 1 else rows[0])
+        .returning(_deliveries.c.id, _deliveries.c.channel, _deliveries.c.notification_id)
+    )
 
 
 def _row(notification_id: int, channel: str, queued: bool, now, lease) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, func, select, update
 
 from backend import clock
 from backend.errors import NotFound
@@ -12,7 +12,7 @@ from backend.extensions import db
 from backend.models import User
 from backend.services.tx import transactional
 from notifications.models import Delivery, DeliveryState, Notification
-from notifications.outbox import create_deliveries_for_one
+from notifications.outbox import insert_with_deliveries, reached_channels
 
 
 def notify(
@@ -32,23 +32,17 @@ def notify(
     and body (see ``notifications.templates``); ``channels`` restricts the channels tried.
     Core statements, not the ORM: every scan notifies its holder, so this is a hot path.
     """
-    notification_id = db.session.execute(
-        _INSERT_NOTIFICATION,
-        {
-            "user_id": user_id,
-            "category": category,
-            "title": title[:100],
-            "body": body,
-            "link": link,
-            "data": data,
-            "created_at": clock.now(),
-        },
-    ).scalar_one()
-    create_deliveries_for_one(notification_id, user_id, category, channels=channels)
-    return notification_id
-
-
-_INSERT_NOTIFICATION = insert(Notification.__table__).returning(Notification.__table__.c.id)
+    values: dict[str, Any] = {
+        "user_id": user_id,
+        "category": category,
+        "title": title[:100],
+        "body": body,
+        "link": link,
+        "created_at": clock.now(),
+    }
+    if data is not None:  # left out, the column is SQL NULL rather than JSON null
+        values["data"] = data
+    return insert_with_deliveries(values, reached_channels(user_id, category, channels))
 
 
 def _own(user: User, notification_id: int) -> Notification:
