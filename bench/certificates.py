@@ -53,7 +53,7 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def build_app(database_url: str, redis_url: str | None):
+def build_app(database_url: str, redis_url: str | None, async_commit: bool = False):
     url = normalise_database_url(database_url)
     cleanup = lambda: None  # noqa: E731
     if url.startswith("postgresql"):
@@ -67,7 +67,10 @@ def build_app(database_url: str, redis_url: str | None):
                 conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
             engine.dispose()
 
-        url += ("&" if "?" in url else "?") + f"options=-csearch_path%3D{SCHEMA}"
+        options = f"-csearch_path%3D{SCHEMA}"
+        if async_commit:  # for comparison only: the application never does this for issuing
+            options += "%20-csynchronous_commit%3Doff"
+        url += ("&" if "?" in url else "?") + f"options={options}"
     os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="bench-certs-"))
     app = create_app(
         {
@@ -125,6 +128,39 @@ def bench_raw_commits(app, count: int = 1000) -> float:
                 conn.execute(text("INSERT INTO bench_commit_probe VALUES (:n)"), {"n": n})
                 conn.commit()
             rate = count / (time.perf_counter() - started)
+            conn.execute(text("DROP TABLE bench_commit_probe"))
+            conn.commit()
+        db.session.remove()
+    return rate
+
+
+def bench_raw_commits_parallel(app, count: int = 2000, connections: int = 2) -> float:
+    """The same from ``connections`` threads at once (psycopg waits without the GIL): the
+    ceiling for two workers, with PostgreSQL able to flush both commits together."""
+    import threading
+
+    with app.app_context():
+        engine = db.engine
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TABLE bench_commit_probe (x INTEGER)"))
+            conn.commit()
+
+        def run(n_rows: int) -> None:
+            with engine.connect() as conn:
+                for n in range(n_rows):
+                    conn.execute(text("INSERT INTO bench_commit_probe VALUES (:n)"), {"n": n})
+                    conn.commit()
+
+        threads = [
+            threading.Thread(target=run, args=(count // connections,)) for _ in range(connections)
+        ]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rate = count / (time.perf_counter() - started)
+        with engine.connect() as conn:
             conn.execute(text("DROP TABLE bench_commit_probe"))
             conn.commit()
         db.session.remove()
@@ -266,12 +302,19 @@ def main() -> None:
     parser.add_argument("--issue", type=int, default=10_000, help="0 skips issuing")
     parser.add_argument("--import-rows", type=int, default=100_000)
     parser.add_argument("--sign", type=int, default=20_000)
+    parser.add_argument(
+        "--async-commit",
+        action="store_true",
+        help="PostgreSQL sessions with synchronous_commit=off (not durable; comparison only)",
+    )
     args = parser.parse_args()
 
     python = platform.python_version()
     log(f"machine: {os.cpu_count()} cores, {platform.platform()}, Python {python}")
     log(f"load average at start: {load()}")
-    app, cleanup = build_app(args.database_url, args.redis_url)
+    app, cleanup = build_app(args.database_url, args.redis_url, args.async_commit)
+    if args.async_commit:
+        log("synchronous_commit=off for this run: commits do not wait for the WAL flush")
     try:
         with app.app_context():
             db.create_all()
@@ -287,6 +330,8 @@ def main() -> None:
         if args.issue:
             commits = bench_raw_commits(app)
             log(f"   raw single-row INSERT + COMMIT rate (SQLAlchemy Core): {commits:,.0f}/s")
+            commits2 = bench_raw_commits_parallel(app)
+            log(f"   the same from 2 connections at once: {commits2:,.0f}/s")
             one = bench_issuing(app, args.issue, 1, 0)
             log(
                 f"a. issue {args.issue:,} one by one, 1 process: {one:,.0f} certificates/s "
@@ -297,22 +342,23 @@ def main() -> None:
             log(
                 f"   issue {args.issue:,} one by one, 2 processes: {two:,.0f} certificates/s "
                 f"({two / sign_rate:.3f} of the raw sign rate, "
-                f"{two / commits:.2f} of the commit rate)"
+                f"{two / commits2:.2f} of the 2-connection commit rate)"
             )
 
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "history.csv"
-            write_csv(path, args.import_rows)
-            size = path.stat().st_size / 1024 / 1024
-            elapsed, summary = bench_import(app, path)
-            rate = args.import_rows / elapsed
-            log(
-                f"b. import {args.import_rows:,} rows ({size:.1f} MiB): {elapsed:.1f} s, "
-                f"{rate:,.0f} rows/s ({rate / sign_rate:.3f} of the raw sign rate)"
-            )
-            log(f"   {summary}")
-            again, summary = bench_import(app, path)
-            log(f"   the same file again: {again:.1f} s; {summary}")
+        if args.import_rows:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "history.csv"
+                write_csv(path, args.import_rows)
+                size = path.stat().st_size / 1024 / 1024
+                elapsed, summary = bench_import(app, path)
+                rate = args.import_rows / elapsed
+                log(
+                    f"b. import {args.import_rows:,} rows ({size:.1f} MiB): {elapsed:.1f} s, "
+                    f"{rate:,.0f} rows/s ({rate / sign_rate:.3f} of the raw sign rate)"
+                )
+                log(f"   {summary}")
+                again, summary = bench_import(app, path)
+                log(f"   the same file again: {again:.1f} s; {summary}")
         with app.app_context():
             from backend.models import Certificate
 

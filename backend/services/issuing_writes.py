@@ -22,6 +22,7 @@ issuing a type, so a worker that issues rarely wastes few numbers.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -104,32 +105,6 @@ def _seal(profile: IssuingProfile, data: IssueData, serial: str, holder: dict[st
 
 # --- PostgreSQL ------------------------------------------------------------------------------
 
-_PERSON_SQL = """
-WITH ins AS (
-    INSERT INTO persons (name, id_number_cipher, id_number_hash, created_at)
-    VALUES (%(name)s, %(cipher)s, %(hash)s, %(now)s)
-    ON CONFLICT (id_number_hash) DO NOTHING
-    RETURNING id, name
-)
-SELECT id, name FROM ins
-UNION ALL
-SELECT id, name FROM persons WHERE id_number_hash = %(hash)s
-"""
-_PERSON_AGAIN_SQL = "SELECT id, name FROM persons WHERE id_number_hash = %(hash)s"
-
-_COMPANY_SQL = """
-WITH ins AS (
-    INSERT INTO companies (name, credit_code, created_at)
-    VALUES (%(name)s, %(code)s, %(now)s)
-    ON CONFLICT (credit_code) DO NOTHING
-    RETURNING id, name
-)
-SELECT id, name FROM ins
-UNION ALL
-SELECT id, name FROM companies WHERE credit_code = %(code)s
-"""
-_COMPANY_AGAIN_SQL = "SELECT id, name FROM companies WHERE credit_code = %(code)s"
-
 _BLOCK_SQL = """
 INSERT INTO serial_counters (type_id, department_id, year, last)
 VALUES (%(type_id)s, %(department_id)s, %(year)s, %(count)s)
@@ -138,70 +113,87 @@ DO UPDATE SET last = serial_counters.last + EXCLUDED.last
 RETURNING last
 """
 
-# The certificate and its seals in one statement. The WHERE clause is the cache check:
-# nothing is written unless the type is still at the profile's revision and every key
-# the profile signed with is still current.
+# The holder (found, or created when new), the certificate and its seals in one statement.
+# The certificate is written only if the holder's stored name is the one that was signed
+# (a person's must match anyway: identity_mismatch) and, unless the profile was read in
+# this transaction, if the cache check holds: the type still at the profile's revision and
+# every key the profile signed with still current. The holder row tells the caller why not.
+_HOLDER_SQL = {
+    "person": """
+    h_ins AS (
+        INSERT INTO persons (name, id_number_cipher, id_number_hash, created_at)
+        VALUES (%(holder_name)s, %(holder_cipher)s, %(holder_key)s, %(now)s)
+        ON CONFLICT (id_number_hash) DO NOTHING
+        RETURNING id, name
+    ), h AS (
+        SELECT id, name FROM h_ins
+        UNION ALL
+        SELECT id, name FROM persons WHERE id_number_hash = %(holder_key)s
+    )""",
+    "company": """
+    h_ins AS (
+        INSERT INTO companies (name, credit_code, created_at)
+        VALUES (%(holder_name)s, %(holder_key)s, %(now)s)
+        ON CONFLICT (credit_code) DO NOTHING
+        RETURNING id, name
+    ), h AS (
+        SELECT id, name FROM h_ins
+        UNION ALL
+        SELECT id, name FROM companies WHERE credit_code = %(holder_key)s
+    )""",
+}
 _INSERT_SQL = """
-WITH c AS (
+WITH {holder}, c AS (
     INSERT INTO certificates (
         serial, type_id, department_id, holder_person_id, holder_company_id,
         payload_cipher, payload_digest, status, issued_on, expires_on, paper_issued_at,
         electronic_issued_at, issued_in_sync, version, source, issued_by_id, created_at
     )
     SELECT %(serial)s::varchar, %(type_id)s::integer, %(department_id)s::integer,
-        %(holder_person_id)s::integer, %(holder_company_id)s::integer,
+        {person_id}, {company_id},
         %(payload_cipher)s::bytea, %(payload_digest)s::varchar, 'valid', %(issued_on)s::date,
         %(expires_on)s::date, %(paper_issued_at)s::timestamp, %(now)s::timestamp,
         %(issued_in_sync)s::boolean, 1, 'issued', %(issued_by_id)s::integer, %(now)s::timestamp
-    WHERE %(checked)s::boolean OR (
+    FROM h
+    WHERE h.name = %(holder_name)s AND (%(checked)s::boolean OR (
         (SELECT revision FROM certificate_types WHERE id = %(type_id)s::integer)
             = %(revision)s::varchar
-        AND (SELECT count(*) FROM seal_keys
-             WHERE key_id = ANY(%(key_ids)s::varchar[]) AND status = 'current')
-            = %(key_count)s::integer
-    )
+        AND (SELECT count(*) FROM seal_keys WHERE key_id IN ({key_ids}) AND status = 'current')
+            = {key_count}
+    ))
     RETURNING id
 ), s AS (
     INSERT INTO certificate_seals (certificate_id, department_id, key_id, algorithm, signature)
     SELECT c.id, v.department_id, v.key_id, v.algorithm, v.signature
-    FROM c, unnest(%(seal_departments)s::integer[], %(key_ids)s::varchar[],
-                   %(seal_algorithms)s::varchar[], %(seal_signatures)s::bytea[])
-        AS v(department_id, key_id, algorithm, signature)
+    FROM c, (VALUES {seal_rows}) AS v(department_id, key_id, algorithm, signature)
     RETURNING 1
 )
-SELECT id FROM c
+SELECT (SELECT id FROM c), h.id, h.name FROM h
 """
+
+
+@functools.cache
+def insert_sql(holder_kind: str, sealers: int) -> str:
+    """The statement for a holder kind and a number of seals (scalar parameters only)."""
+    return _INSERT_SQL.format(
+        holder=_HOLDER_SQL[holder_kind],
+        person_id="h.id" if holder_kind == "person" else "NULL::integer",
+        company_id="h.id" if holder_kind == "company" else "NULL::integer",
+        key_ids=", ".join(f"%(key_id_{i})s::varchar" for i in range(sealers)),
+        key_count=sealers,
+        seal_rows=", ".join(
+            f"(%(seal_department_{i})s::integer, %(key_id_{i})s::varchar, "
+            f"%(seal_algorithm_{i})s::varchar, %(seal_signature_{i})s::bytea)"
+            for i in range(sealers)
+        ),
+    )
+
 
 _blocks_lock = threading.Lock()
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _holder_fast(conn, data: IssueData, now: datetime) -> tuple[int, str]:
-    """(id, stored name) of the holder, created when new."""
-    cipher = get_cipher()
-    if data.holder_kind == "person":
-        params = {
-            "name": data.holder_name,
-            "cipher": cipher.encrypt_text(data.identifier),
-            "hash": cipher.index(data.identifier),
-            "now": now,
-        }
-        row = conn.exec_driver_sql(_PERSON_SQL, params).first()
-        if row is None:  # created by a transaction that committed after this one's snapshot
-            row = conn.exec_driver_sql(_PERSON_AGAIN_SQL, params).one()
-        if row[1] != data.holder_name:
-            raise UnprocessableEntity(
-                "姓名与公民身份号码不一致", code="identity_mismatch", field="name"
-            )
-        return row[0], row[1]
-    params = {"name": data.holder_name, "code": data.identifier, "now": now}
-    row = conn.exec_driver_sql(_COMPANY_SQL, params).first()
-    if row is None:
-        row = conn.exec_driver_sql(_COMPANY_AGAIN_SQL, params).one()
-    return row[0], row[1]
 
 
 def _next_serial(profile: IssuingProfile, year: int) -> str:
@@ -237,47 +229,80 @@ def _reserve_block(profile: IssuingProfile, year: int, size: int) -> int:
     return last
 
 
+def _seal_params(profile: IssuingProfile, signatures: list[bytes]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for i, (sealer, signature) in enumerate(zip(profile.sealers, signatures, strict=True)):
+        params[f"seal_department_{i}"] = sealer.department_id
+        params[f"key_id_{i}"] = sealer.key_id
+        params[f"seal_algorithm_{i}"] = sealer.algorithm
+        params[f"seal_signature_{i}"] = signature
+    return params
+
+
+def _execute_one(driver, sql: str, params: dict[str, Any]):
+    """One statement's first row; pipelined, so a transaction's BEGIN costs no round trip."""
+    with driver.pipeline():
+        cursor = driver.execute(sql, params)
+    return cursor.fetchone()
+
+
 def _store_fast(profile: IssuingProfile, data: IssueData, checked: bool):
     now = clock.now()
-    naive_now = _naive_utc(now)
-    conn = db.session.connection()
-    holder_id, holder_name = _holder_fast(conn, data, naive_now)
     serial = _next_serial(profile, now.year)
-    holder = {"kind": data.holder_kind, "id": data.identifier, "name": holder_name}
-    message, signatures = _seal(profile, data, serial, holder)
-    person_id = holder_id if data.holder_kind == "person" else None
-    company_id = holder_id if data.holder_kind == "company" else None
-    values = {
-        "serial": serial,
-        "type_id": profile.id,
-        "department_id": profile.issuer.id,
-        "holder_person_id": person_id,
-        "holder_company_id": company_id,
-        "payload_cipher": get_cipher().encrypt(message),
-        "payload_digest": seals.digest(message),
-        "issued_on": data.issued_on,
-        "expires_on": data.expires_on,
-        "paper_issued_at": data.paper_issued_at,
-        "issued_in_sync": issued_in_sync(profile, data.paper_issued_at, now),
-        "issued_by_id": data.issued_by_id,
+    cipher = get_cipher()
+    person = data.holder_kind == "person"
+    holder_params = {
+        "holder_key": cipher.index(data.identifier) if person else data.identifier,
+        "holder_cipher": cipher.encrypt_text(data.identifier) if person else None,
     }
-    certificate_id = conn.exec_driver_sql(
-        _INSERT_SQL,
-        dict(
-            values,
-            paper_issued_at=_naive_utc(data.paper_issued_at),
-            now=naive_now,
-            checked=checked,
-            revision=profile.revision,
-            key_ids=profile.key_ids,
-            key_count=len(profile.sealers),
-            seal_departments=[s.department_id for s in profile.sealers],
-            seal_algorithms=[s.algorithm for s in profile.sealers],
-            seal_signatures=signatures,
-        ),
-    ).scalar()
-    if certificate_id is None:
-        return None
+    # The session's own connection and transaction, driven through psycopg directly.
+    driver = db.session.connection().connection.driver_connection
+    signed_name = data.holder_name
+    for _ in range(3):
+        holder = {"kind": data.holder_kind, "id": data.identifier, "name": signed_name}
+        message, signatures = _seal(profile, data, serial, holder)
+        values = {
+            "serial": serial,
+            "type_id": profile.id,
+            "department_id": profile.issuer.id,
+            "payload_cipher": cipher.encrypt(message),
+            "payload_digest": seals.digest(message),
+            "issued_on": data.issued_on,
+            "expires_on": data.expires_on,
+            "paper_issued_at": data.paper_issued_at,
+            "issued_in_sync": issued_in_sync(profile, data.paper_issued_at, now),
+            "issued_by_id": data.issued_by_id,
+        }
+        row = _execute_one(
+            driver,
+            insert_sql(data.holder_kind, len(profile.sealers)),
+            dict(
+                values,
+                **holder_params,
+                **_seal_params(profile, signatures),
+                holder_name=signed_name,
+                paper_issued_at=_naive_utc(data.paper_issued_at),
+                now=_naive_utc(now),
+                checked=checked,
+                revision=profile.revision,
+            ),
+        )
+        if row is None:  # the holder was created by a transaction newer than this snapshot
+            continue
+        certificate_id, holder_id, stored_name = row
+        if certificate_id is not None:
+            break
+        if stored_name == signed_name:
+            return None  # the cache check failed: nothing was written
+        if person:
+            raise UnprocessableEntity(
+                "姓名与公民身份号码不一致", code="identity_mismatch", field="name"
+            )
+        signed_name = stored_name  # a company is sealed under its registered name
+    else:
+        raise RuntimeError("could not find or create the holder")
+    values["holder_person_id"] = holder_id if person else None
+    values["holder_company_id"] = None if person else holder_id
     # The row as written, known to the session without reading it back (seals load lazily).
     certificate = Certificate(
         id=certificate_id,
