@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import current_app
 
+from backend.extensions import db
 from backend.models import CertificateType, Department
 from backend.services import seals
 from backend.services.certificate_types import get_type, issuing_department, joint_departments
@@ -110,6 +111,10 @@ def get(code: str, *, fresh: bool = False) -> IssuingProfile:
     cache = _cache()
     profile = None if fresh else cache.get(code)
     if profile is None:
+        if fresh:
+            # Objects this session loaded earlier would otherwise be reused as they were.
+            db.session.flush()
+            db.session.expire_all()
         profile = build(get_type(code))
         cache[code] = profile
     return profile

@@ -97,3 +97,19 @@ def test_serials_issued_one_by_one_are_consecutive_and_never_reused(app):
     db.session.commit()
     assert int(reserved[0].split("-")[3]) > numbers[-1]
     assert _issue(officer, code).serial not in serials + reserved
+
+
+def test_a_joint_department_reorganised_by_another_worker_seals_through_its_successor(
+    app, make_app
+):
+    cert_type = person_type()
+    partner, successor = create_department(), create_department()
+    code, officer = cert_type.code, officer_of(cert_type.department)
+    certificate_types.update_type(code, {"joint_departments": [partner.code]})
+    first = _issue(officer, code)
+    assert {s.department_id for s in first.seals} == {cert_type.department_id, partner.id}
+    with make_app().app_context():
+        certificate_types.reorganise_department(partner.code, successor.code)
+    second = _issue(officer, code)
+    assert {s.department_id for s in second.seals} == {cert_type.department_id, successor.id}
+    assert verify_certificate(second).ok and verify_certificate(first).ok
