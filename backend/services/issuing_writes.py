@@ -31,6 +31,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import manager_of_class
 
 from backend import clock
 from backend.errors import UnprocessableEntity
@@ -190,6 +191,7 @@ def insert_sql(holder_kind: str, sealers: int) -> str:
 
 
 _blocks_lock = threading.Lock()
+_CERTIFICATE_MANAGER = manager_of_class(Certificate)
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
@@ -304,9 +306,11 @@ def _store_fast(profile: IssuingProfile, data: IssueData, checked: bool):
     values["holder_person_id"] = holder_id if person else None
     values["holder_company_id"] = None if person else holder_id
     # The row as written, known to the session without reading it back (seals load lazily).
-    certificate = Certificate(
+    # Set as a query would load it (no attribute events: nothing here is a change to flush).
+    certificate = _CERTIFICATE_MANAGER.new_instance()
+    certificate.__dict__.update(
+        values,
         id=certificate_id,
-        **values,
         status="valid",
         electronic_issued_at=now,
         version=1,
