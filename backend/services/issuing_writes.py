@@ -23,6 +23,7 @@ issuing a type, so a worker that issues rarely wastes few numbers.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -200,7 +201,10 @@ def _naive_utc(value: datetime | None) -> datetime | None:
 
 def _next_serial(profile: IssuingProfile, year: int) -> str:
     """The next serial of this worker's block, reserving a new block when it is used up."""
-    blocks = current_app.extensions.setdefault("serial_blocks", {})
+    blocks = current_app.extensions.get("serial_blocks")
+    if blocks is None or blocks.get("pid") != os.getpid():
+        # A forked worker never continues its parent's blocks (the parent may use them too).
+        blocks = current_app.extensions["serial_blocks"] = {"pid": os.getpid()}
     # The revision in the key: a type row recreated under an old id never reuses a block.
     key = (profile.id, profile.issuer.id, year, profile.revision)
     with _blocks_lock:

@@ -113,3 +113,16 @@ def test_a_joint_department_reorganised_by_another_worker_seals_through_its_succ
     second = _issue(officer, code)
     assert {s.department_id for s in second.seals} == {cert_type.department_id, successor.id}
     assert verify_certificate(second).ok and verify_certificate(first).ok
+
+
+def test_a_forked_worker_never_continues_its_parents_serial_block(app):
+    cert_type = person_type()
+    code, officer = cert_type.code, officer_of(cert_type.department)
+    first = int(_issue(officer, code).serial.split("-")[3])
+    if db.engine.dialect.name != "postgresql":  # serials come from the counter row directly
+        assert int(_issue(officer, code).serial.split("-")[3]) == first + 1
+        return
+    app.extensions["serial_blocks"]["pid"] = -1  # as if this process had been forked
+    second = int(_issue(officer, code).serial.split("-")[3])
+    assert second > first + 1  # a block of its own, after the one the "parent" holds
+    assert int(_issue(officer, code).serial.split("-")[3]) == second + 1
