@@ -1,4 +1,4 @@
-"""``flask import-certificates`` and ``flask verify-certificate``."""
+"""``flask import-certificates``, ``flask verify-certificate``, ``flask reseal-certificates``."""
 
 from __future__ import annotations
 
@@ -95,3 +95,22 @@ def register_certificate_cli(app: Flask) -> None:
         if not result.ok:
             raise click.ClickException(f"verification FAILED: {result.reason}")
         click.echo("verification ok: every seal verifies over the stored canonical bytes")
+
+    @app.cli.command("reseal-certificates")
+    @click.option("--key-id", required=True, help="the revoked (or retired) seal key")
+    @click.option("--batch-size", default=500, show_default=True, help="seals per transaction")
+    def reseal_certificates(key_id: str, batch_size: int) -> None:
+        """Re-seal every still-valid certificate sealed with KEY_ID with the current key."""
+        from backend.services.certificate_reseal import reseal_certificates as run
+
+        def progress(report) -> None:
+            click.echo(f"  {report.resealed} re-sealed so far")
+
+        try:
+            report = run(key_id, batch_size=batch_size, progress=progress)
+        except AppError as exc:
+            raise click.ClickException(_describe(exc)) from exc
+        click.echo(f"key {key_id}: {report.resealed} certificates re-sealed")
+        if report.unreadable:
+            ids = ", ".join(str(i) for i in report.unreadable)
+            raise click.ClickException(f"payload unreadable, not re-sealed: certificates {ids}")

@@ -53,7 +53,7 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def build_app(database_url: str, redis_url: str | None):
+def build_app(database_url: str, redis_url: str | None, async_commit: bool = False):
     url = normalise_database_url(database_url)
     cleanup = lambda: None  # noqa: E731
     if url.startswith("postgresql"):
@@ -67,7 +67,10 @@ def build_app(database_url: str, redis_url: str | None):
                 conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
             engine.dispose()
 
-        url += ("&" if "?" in url else "?") + f"options=-csearch_path%3D{SCHEMA}"
+        options = f"-csearch_path%3D{SCHEMA}"
+        if async_commit:  # for comparison only: the application never does this for issuing
+            options += "%20-csynchronous_commit%3Doff"
+        url += ("&" if "?" in url else "?") + f"options={options}"
     os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="bench-certs-"))
     app = create_app(
         {
@@ -131,6 +134,39 @@ def bench_raw_commits(app, count: int = 1000) -> float:
     return rate
 
 
+def bench_raw_commits_parallel(app, count: int = 2000, connections: int = 2) -> float:
+    """The same from ``connections`` threads at once (psycopg waits without the GIL): the
+    ceiling for two workers, with PostgreSQL able to flush both commits together."""
+    import threading
+
+    with app.app_context():
+        engine = db.engine
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TABLE bench_commit_probe (x INTEGER)"))
+            conn.commit()
+
+        def run(n_rows: int) -> None:
+            with engine.connect() as conn:
+                for n in range(n_rows):
+                    conn.execute(text("INSERT INTO bench_commit_probe VALUES (:n)"), {"n": n})
+                    conn.commit()
+
+        threads = [
+            threading.Thread(target=run, args=(count // connections,)) for _ in range(connections)
+        ]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rate = count / (time.perf_counter() - started)
+        with engine.connect() as conn:
+            conn.execute(text("DROP TABLE bench_commit_probe"))
+            conn.commit()
+        db.session.remove()
+    return rate
+
+
 def _issue_range(app, start: int, stop: int) -> None:
     from backend.services.certificate_issuing import issue_certificate
 
@@ -167,19 +203,49 @@ def _issuing_worker(url, redis_url, start, stop, barrier, out) -> None:
         }
     )
     barrier.wait()
-    began = time.time()
+    began, cpu = time.time(), time.process_time()
     _issue_range(app, start, stop)
-    out.put((began, time.time()))
+    out.put((began, time.time(), time.process_time() - cpu))
     with app.app_context():
         db.engine.dispose()
+
+
+def _backend_cpu_s(app) -> float:
+    """CPU seconds used so far by this database's PostgreSQL backends (same host, /proc)."""
+    with app.app_context():
+        pids = db.session.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).all()
+        db.session.remove()
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def bench_issuing(app, count: int, workers: int, offset: int) -> float:
     """Certificates per second, one transaction each, from ``workers`` processes at once."""
     if workers == 1:
-        started = time.perf_counter()
+        postgres = (
+            _backend_cpu_s(app)
+            if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres")
+            else 0.0
+        )
+        cpu, started = time.process_time(), time.perf_counter()
         _issue_range(app, offset, offset + count)
-        return count / (time.perf_counter() - started)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if postgres:
+            postgres = _backend_cpu_s(app) - postgres
+        per = 1e3 / count
+        log(
+            f"   per certificate: {cpu * per:.3f} ms CPU in this process, "
+            f"{postgres * per:.3f} ms in PostgreSQL backends, {elapsed * per:.3f} ms wall"
+        )
+        return count / elapsed
     context = multiprocessing.get_context("spawn")
     barrier, out = context.Barrier(workers), context.Queue()
     per = count // workers
@@ -205,7 +271,12 @@ def bench_issuing(app, count: int, workers: int, offset: int) -> float:
         process.join()
         if process.exitcode != 0:
             raise SystemExit(f"an issuing worker failed (exit code {process.exitcode})")
-    elapsed = max(end for _, end in spans) - min(begin for begin, _ in spans)
+    elapsed = max(end for _, end, _ in spans) - min(begin for begin, _, _ in spans)
+    ms = 1e3 / (per * workers)
+    log(
+        f"   per certificate: {sum(cpu for _, _, cpu in spans) * ms:.3f} ms CPU in the "
+        f"{workers} processes"
+    )
     return per * workers / elapsed
 
 
@@ -266,12 +337,19 @@ def main() -> None:
     parser.add_argument("--issue", type=int, default=10_000, help="0 skips issuing")
     parser.add_argument("--import-rows", type=int, default=100_000)
     parser.add_argument("--sign", type=int, default=20_000)
+    parser.add_argument(
+        "--async-commit",
+        action="store_true",
+        help="PostgreSQL sessions with synchronous_commit=off (not durable; comparison only)",
+    )
     args = parser.parse_args()
 
     python = platform.python_version()
     log(f"machine: {os.cpu_count()} cores, {platform.platform()}, Python {python}")
     log(f"load average at start: {load()}")
-    app, cleanup = build_app(args.database_url, args.redis_url)
+    app, cleanup = build_app(args.database_url, args.redis_url, args.async_commit)
+    if args.async_commit:
+        log("synchronous_commit=off for this run: commits do not wait for the WAL flush")
     try:
         with app.app_context():
             db.create_all()
@@ -287,6 +365,8 @@ def main() -> None:
         if args.issue:
             commits = bench_raw_commits(app)
             log(f"   raw single-row INSERT + COMMIT rate (SQLAlchemy Core): {commits:,.0f}/s")
+            commits2 = bench_raw_commits_parallel(app)
+            log(f"   the same from 2 connections at once: {commits2:,.0f}/s")
             one = bench_issuing(app, args.issue, 1, 0)
             log(
                 f"a. issue {args.issue:,} one by one, 1 process: {one:,.0f} certificates/s "
@@ -297,22 +377,23 @@ def main() -> None:
             log(
                 f"   issue {args.issue:,} one by one, 2 processes: {two:,.0f} certificates/s "
                 f"({two / sign_rate:.3f} of the raw sign rate, "
-                f"{two / commits:.2f} of the commit rate)"
+                f"{two / commits2:.2f} of the 2-connection commit rate)"
             )
 
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "history.csv"
-            write_csv(path, args.import_rows)
-            size = path.stat().st_size / 1024 / 1024
-            elapsed, summary = bench_import(app, path)
-            rate = args.import_rows / elapsed
-            log(
-                f"b. import {args.import_rows:,} rows ({size:.1f} MiB): {elapsed:.1f} s, "
-                f"{rate:,.0f} rows/s ({rate / sign_rate:.3f} of the raw sign rate)"
-            )
-            log(f"   {summary}")
-            again, summary = bench_import(app, path)
-            log(f"   the same file again: {again:.1f} s; {summary}")
+        if args.import_rows:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "history.csv"
+                write_csv(path, args.import_rows)
+                size = path.stat().st_size / 1024 / 1024
+                elapsed, summary = bench_import(app, path)
+                rate = args.import_rows / elapsed
+                log(
+                    f"b. import {args.import_rows:,} rows ({size:.1f} MiB): {elapsed:.1f} s, "
+                    f"{rate:,.0f} rows/s ({rate / sign_rate:.3f} of the raw sign rate)"
+                )
+                log(f"   {summary}")
+                again, summary = bench_import(app, path)
+                log(f"   the same file again: {again:.1f} s; {summary}")
         with app.app_context():
             from backend.models import Certificate
 

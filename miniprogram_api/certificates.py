@@ -127,6 +127,37 @@ def get_my_certificate(caller, certificate_id):
 
 @endpoint(
     bp,
+    "/department-certificates",
+    summary="Certificates my department issued (officers; holders' ID numbers masked)",
+    tags=["certificates"],
+    auth=OFFICER,
+    query=page_query(
+        {
+            "status": {"type": "string", "enum": list(certificate_views.STATUSES)},
+            "type": {"type": "string", "maxLength": 64},
+        }
+    ),
+    response=obj(
+        {
+            "items": {"type": "array", "items": CERTIFICATE_SCHEMA},
+            "total": {"type": "integer"},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+        }
+    ),
+)
+def list_department_certificates(caller, query):
+    return certificate_views.list_for_department(
+        caller,
+        status=query.get("status"),
+        type_code=query.get("type"),
+        page=query.get("page", 1),
+        per_page=query.get("per_page", 20),
+    )
+
+
+@endpoint(
+    bp,
     "/certificates",
     "POST",
     summary="Issue a certificate (officer of the type's issuing department)",

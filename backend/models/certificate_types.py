@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 from sqlalchemy import JSON, Date, ForeignKey, String
@@ -12,6 +13,11 @@ from backend.models.base import CreatedMixin
 from backend.models.organisations import Department
 
 FIELD_TYPES = ("text", "date", "enum", "number", "id_number", "credit_code")
+
+
+def new_revision() -> str:
+    """A random token, never reused: a row recreated under an old id gets a new one too."""
+    return os.urandom(8).hex()
 
 
 class CertificateType(CreatedMixin, db.Model):
@@ -35,6 +41,12 @@ class CertificateType(CreatedMixin, db.Model):
     electronic_since: Mapped[date | None] = mapped_column(Date)
     region: Mapped[str] = mapped_column(String(50), default="全市")
     issuing_cycle_days: Mapped[int] = mapped_column(default=0)
+
+    # Changes on every UPDATE of the row (ORM or Core): workers that cache a type for
+    # issuing check it in the statement that stores a certificate (certificate_issuing).
+    revision: Mapped[str] = mapped_column(
+        String(16), default=new_revision, onupdate=new_revision, server_default="0"
+    )
 
     department: Mapped[Department] = relationship()
 

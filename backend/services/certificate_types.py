@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from backend.errors import Conflict, NotFound, UnprocessableEntity
 from backend.extensions import db
 from backend.models import CertificateType, Department
+from backend.models.certificate_types import new_revision
 from backend.services.certificate_schema import (
     Problem,
     check_field_schema,
@@ -167,4 +168,7 @@ def reorganise_department(code: str, successor_code: str) -> Department:
         .where(CertificateType.department_id == department.id)
         .values(department_id=successor.id)
     )
+    # Joint sealing follows successors too: every type gets a new revision, so no worker
+    # keeps sealing from a cached profile that names the old department.
+    db.session.execute(update(CertificateType).values(revision=new_revision()))
     return department

@@ -172,6 +172,50 @@ def list_for_holder(
     }
 
 
+def _acting_for(department_id: int) -> list[int]:
+    """The department and every reorganised one it now acts for (their certificates too)."""
+    departments = db.session.scalars(select(Department)).all()
+    by_id = {d.id: d for d in departments}
+
+    def current(d: Department) -> int:
+        seen = 0
+        while d.successor_id is not None and d.successor_id in by_id and seen < 20:
+            d, seen = by_id[d.successor_id], seen + 1
+        return d.id
+
+    return [d.id for d in departments if current(d) == department_id]
+
+
+def list_for_department(
+    officer: User,
+    *,
+    status: str | None = None,
+    type_code: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> dict[str, Any]:
+    """Certificates the officer's department issued (and those of departments it took over),
+    newest first; superseded versions only with ``status=superseded``; ID numbers masked."""
+    query = select(Certificate).where(
+        Certificate.department_id.in_(_acting_for(officer.department_id))
+    )
+    query = query.where(_status_filter(status) if status else Certificate.status != "superseded")
+    if type_code:
+        query = query.join(CertificateType).where(CertificateType.code == type_code)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(Certificate.electronic_issued_at.desc(), Certificate.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return {
+        "items": [present_certificate(c, OFFICER_VIEW) for c in rows],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+    }
+
+
 def get_for_holder(user: User, certificate_id: int) -> Certificate:
     """The certificate when the caller holds it (personally or for a company), else 404."""
     certificate = db.session.get(Certificate, certificate_id)
