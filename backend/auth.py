@@ -12,7 +12,7 @@ from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError as CSRFValidationError
 
-from backend.caller_cache import load_account
+from backend.caller_cache import load_account, logged_in
 from backend.errors import AppError, Forbidden, Unauthorized
 from backend.extensions import db, login_manager
 from backend.models import User
@@ -39,6 +39,7 @@ def issue_api_token(user: User) -> tuple[str, int]:
     token = secrets.token_urlsafe(32)
     ttl = current_app.config["AUTH_TOKEN_TTL_S"]
     get_token_store().set(AUTH_TOKEN_PREFIX + token, str(user.id), ttl)
+    logged_in(user.id)
     return token, ttl
 
 

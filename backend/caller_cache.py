@@ -4,10 +4,12 @@ Every API request resolves its bearer token to an account. Reading the account r
 the ORM was the largest single cost of a scan, so each worker keeps a detached copy of the
 account for up to ``CALLER_CACHE_TTL_S`` seconds (0: always read). The token itself is still
 checked in the token store on every request (logout is immediate), and the same round trip
-reads the account's version number there: any committed change to a ``User`` row bumps it
-(``after_commit`` below), so every worker reloads the account on its next request. If the
-bump itself fails (the token store is down; requests fail closed then anyway), the copy
-is trusted no longer than the TTL.
+reads the account's version there: a random value set at login and replaced by any committed
+change to a ``User`` row (``after_commit`` below), so every worker reloads the account on its
+next request. Versions are random, not counters, so a token store that lost its data (a
+restart) can never hand back a version an old copy was cached under; an account without a
+version is read every time. If replacing the version fails (the token store is down, when
+requests fail closed anyway), the copy is trusted no longer than the TTL.
 
 Change accounts through the ORM (``user.role = ...``); a Core ``UPDATE users`` bypasses the
 bump and must call ``account_changed`` itself.
@@ -16,6 +18,7 @@ bump and must call ``account_changed`` itself.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 
 from cachetools import TTLCache
@@ -46,7 +49,7 @@ def _cache() -> TTLCache | None:
 
 def load_account(user_id: int, version: str | None) -> User | None:
     """The account, from this worker's copy when its version is current, else the database."""
-    cache = _cache()
+    cache = _cache() if version is not None else None
     if cache is not None:
         with _lock:
             found = cache.get(user_id)
@@ -63,11 +66,19 @@ def load_account(user_id: int, version: str | None) -> User | None:
     return user
 
 
-def version_ttl_s() -> int:
-    """Versions outlive any cached copy many times over, so a version that expires can
-    never bring a stale copy back."""
+def _version_ttl_s() -> int:
+    """As long as the login tokens it serves (then the account is read every time)."""
     config = current_app.config
-    return max(config["AUTH_TOKEN_TTL_S"], 100 * config["CALLER_CACHE_TTL_S"])
+    return max(config["AUTH_TOKEN_TTL_S"], config["CALLER_CACHE_TTL_S"])
+
+
+def logged_in(user_id: int) -> None:
+    """Give the account a version if it has none (at login, next to the new token)."""
+    get_token_store().add(f"{USER_VERSION_PREFIX}{user_id}", _new_version(), _version_ttl_s())
+
+
+def _new_version() -> str:
+    return secrets.token_hex(8)
 
 
 def account_changed(user_ids) -> None:
@@ -79,9 +90,9 @@ def account_changed(user_ids) -> None:
             with _lock:
                 cache.pop(user_id, None)
         try:
-            store.incr(f"{USER_VERSION_PREFIX}{user_id}", version_ttl_s())
+            store.set(f"{USER_VERSION_PREFIX}{user_id}", _new_version(), _version_ttl_s())
         except TokenStoreUnavailable:
-            log.warning("account %s changed but its version could not be bumped", user_id)
+            log.warning("account %s changed but its version could not be replaced", user_id)
 
 
 @event.listens_for(Session, "before_flush")

@@ -41,7 +41,7 @@ class Config:
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
     AUTH_TOKEN_TTL_S = _int("AUTH_TOKEN_TTL_S", 24 * 3600)
     # How long a worker may reuse an account read for a bearer token (backend.caller_cache).
-    CALLER_CACHE_TTL_S = _int("CALLER_CACHE_TTL_S", 30)
+    CALLER_CACHE_TTL_S = _int("CALLER_CACHE_TTL_S", 300)
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
     # Dynamic certificate codes (docs/codes.md): default lifetime and rate limits
     # ("N/second|minute|hour", the ``limits`` notation; several separated by ";").

@@ -31,8 +31,8 @@ MAX_CODE_TTL_S = 300
 CODE_EXPIRY_SLACK_S = 5
 # How long a used, expired or replaced code is remembered as such.
 CODE_TOMBSTONE_TTL_S = 600
-# A counter per account, bumped whenever the account changes: workers that keep the
-# account in memory (backend.caller_cache) reload it when the number moves.
+# A random version per account, set at login and replaced whenever the account changes:
+# workers that keep the account in memory (backend.caller_cache) reload it when it moves.
 USER_VERSION_PREFIX = "auth:user-version:"
 # Rate-limit counters (kept by the ``limits`` library under this prefix).
 RATE_LIMIT_PREFIX = "ratelimit"
@@ -167,12 +167,12 @@ class MemoryTokenStore(TokenStore):
             chained = self._live(prefix + item[0])
             return item[0], chained[0] if chained else None
 
-    def incr(self, key: str, ttl_s: int) -> int:
+    def add(self, key: str, value: str, ttl_s: int) -> bool:
         with self._lock:
-            item = self._live(key)
-            value = int(item[0]) + 1 if item else 1
-            self._items[key] = (str(value), time.monotonic() + ttl_s)
-            return value
+            if self._live(key) is not None:
+                return False
+            self._items[key] = (value, time.monotonic() + ttl_s)
+            return True
 
     def health(self) -> bool:
         return True
@@ -209,11 +209,6 @@ local value = redis.call('GET', KEYS[1])
 if not value then return {false, false} end
 return {value, redis.call('GET', ARGV[1] .. value)}
 """
-    INCR_WITH_TTL = """
-local value = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return value
-"""
 
     def __init__(self, url: str, *, timeout_s: float = 2.0) -> None:
         self.url = url
@@ -227,7 +222,6 @@ return value
         self._take_and_set = self.client.register_script(self.TAKE_AND_SET)
         self._get_chained = self.client.register_script(self.GET_CHAINED)
         self._rotate = self.client.register_script(self.ROTATE)
-        self._incr = self.client.register_script(self.INCR_WITH_TTL)
 
     def _call(self, fn, *args):
         try:
@@ -272,8 +266,8 @@ return value
         value, chained = self._call(self._get_chained, [key], [prefix])
         return value or None, chained or None
 
-    def incr(self, key: str, ttl_s: int) -> int:
-        return int(self._call(self._incr, [key], [ttl_s]))
+    def add(self, key: str, value: str, ttl_s: int) -> bool:
+        return bool(self._call(lambda: self.client.set(key, value, ex=ttl_s, nx=True)))
 
     def health(self) -> bool:
         try:

@@ -88,3 +88,36 @@ def db_user(application, user_id: int) -> User:
         user = db.session.get(User, user_id)
         db.session.expunge(user)
         return user
+
+
+def test_a_token_store_that_lost_its_data_never_brings_back_a_stale_copy(app, make_app):
+    """Versions are random: after a restart of Redis (tokens and versions gone) and a new
+    login, the old copy's version can never come back."""
+    import redis
+
+    from tests.conftest import TEST_REDIS_URL
+
+    user = create_user(Role.CITIZEN)
+    api = ApiClient(app.test_client())
+    api.get("/me", token=api.login(user))
+    assert user.id in app.extensions["caller_cache"]
+
+    _change(make_app(), user.id, display_name="改过的名字")
+    redis.Redis.from_url(TEST_REDIS_URL).flushdb()  # as a restart without persistence
+
+    token = api.login(user)
+    assert api.get("/me", token=token).get_json()["display_name"] == "改过的名字"
+
+
+def test_an_account_without_a_version_is_read_every_time(app):
+    import redis
+
+    from backend.token_store import USER_VERSION_PREFIX
+    from tests.conftest import TEST_REDIS_URL
+
+    user = create_user(Role.CITIZEN)
+    api = ApiClient(app.test_client())
+    token = api.login(user)
+    redis.Redis.from_url(TEST_REDIS_URL).delete(f"{USER_VERSION_PREFIX}{user.id}")
+    assert api.get("/me", token=token).status_code == 200
+    assert user.id not in app.extensions.get("caller_cache", {})

@@ -131,11 +131,11 @@ def test_get_chained_reads_a_key_and_the_key_its_value_names(store):
     assert store.get_chained("token:a", "version:") == ("42", "3")
 
 
-def test_incr_counts_from_one_and_keeps_the_counter_for_its_ttl(store):
-    assert store.incr("counter", 30) == 1
-    assert store.incr("counter", 30) == 2
-    assert store.get("counter") == "2"
-    assert 0 < store.ttl("counter") <= 30
+def test_add_sets_a_key_only_when_it_is_absent(store):
+    assert store.add("version", "a", 30) is True
+    assert store.add("version", "b", 30) is False
+    assert store.get("version") == "a"
+    assert 0 < store.ttl("version") <= 30
 
 
 def test_rotate_points_at_the_new_value_and_retires_the_old_one_once(store):
