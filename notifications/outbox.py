@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import bindparam, insert, literal, null, select, union_all
+from sqlalchemy import BindParameter, bindparam, insert, literal, null, select, union_all
 
 from backend import clock
 from backend.extensions import db
@@ -148,20 +148,9 @@ def _combined_insert(reached: tuple[str, ...], columns: tuple[str, ...]):
     lease = bindparam("lease", type_=UTCDateTime())
     rows = []
     for name in reached:
-        queued = CHANNELS[name].queued
-        state = DeliveryState.PENDING.value if queued else DeliveryState.SENT.value
-        rows.append(
-            select(
-                new.c.id,
-                literal(name),
-                literal(state),
-                literal(0 if queued else 1),
-                now,
-                now,
-                lease if queued else null(),
-                null() if queued else now,
-            ).select_from(new)
-        )
+        start = _row(None, name, CHANNELS[name].queued, now, lease)  # one rule for both paths
+        values = [new.c.id] + [_sql_value(start[c]) for c in _DELIVERY_COLUMNS[1:]]
+        rows.append(select(*values).select_from(new))
     return (
         insert(_deliveries)
         .add_cte(new)
@@ -170,7 +159,14 @@ def _combined_insert(reached: tuple[str, ...], columns: tuple[str, ...]):
     )
 
 
-def _row(notification_id: int, channel: str, queued: bool, now, lease) -> dict[str, Any]:
+def _sql_value(value: Any):
+    """A delivery column's starting value inside the combined statement."""
+    if value is None:
+        return null()
+    return value if isinstance(value, BindParameter) else literal(value)
+
+
+def _row(notification_id: int | None, channel: str, queued: bool, now, lease) -> dict[str, Any]:
     """One delivery row with the same starting values ``_constants`` gives a batch."""
     return {
         "notification_id": notification_id,
