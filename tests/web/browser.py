@@ -144,6 +144,13 @@ class Browser:
     def click(self, css: str) -> None:
         self.find(css).click()
 
+    def click_and_wait_for_new_page(self, css: str, timeout: float = WAIT_S) -> None:
+        """Click, then wait until the page that was showing is gone (a form posted back to
+        the same address would otherwise look "arrived" before the server answered)."""
+        page = self.find("html")
+        self.click(css)
+        WebDriverWait(self.driver, timeout).until(EC.staleness_of(page))
+
     def submit(self, css: str = "main form button[type=submit]") -> None:
         self.click(css)
 

@@ -35,7 +35,7 @@ def test_a_notification_pointing_off_site_goes_back_to_the_inbox(browser):
     _notify(citizen, "外部链接", link="https://example.com/phish")
     browser.login(citizen)
     browser.open("/inbox")
-    browser.click(".notification button[type=submit]")
+    browser.click_and_wait_for_new_page(".notification button[type=submit]")
     browser.wait_until(lambda: browser.path == "/inbox")
     assert browser.find_all("#unread-badge") == []
 
