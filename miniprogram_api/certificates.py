@@ -81,34 +81,45 @@ def trust_list(caller):
     }
 
 
+# The two certificate lists (a holder's own, a department's issued) take the same filters.
+LIST_QUERY = page_query(
+    {
+        "status": {"type": "string", "enum": list(certificate_views.STATUSES)},
+        "type": {"type": "string", "maxLength": 64},
+    }
+)
+CERTIFICATE_PAGE = obj(
+    {
+        "items": {"type": "array", "items": CERTIFICATE_SCHEMA},
+        "total": {"type": "integer"},
+        "page": {"type": "integer"},
+        "per_page": {"type": "integer"},
+    }
+)
+
+
+def _list_arguments(query: dict) -> dict:
+    return {
+        "status": query.get("status"),
+        "type_code": query.get("type"),
+        "page": query.get("page", 1),
+        "per_page": query.get("per_page", 20),
+    }
+
+
 @endpoint(
     bp,
     "/certificates",
     summary="My certificates and those of the companies I represent",
     tags=["certificates"],
     auth=LOGGED_IN,
-    query=page_query(
-        {
-            "status": {"type": "string", "enum": list(certificate_views.STATUSES)},
-            "type": {"type": "string", "maxLength": 64},
-        }
-    ),
-    response=obj(
-        {
-            "items": {"type": "array", "items": CERTIFICATE_SCHEMA},
-            "total": {"type": "integer"},
-            "page": {"type": "integer"},
-            "per_page": {"type": "integer"},
-        }
-    ),
+    query=LIST_QUERY,
+    response=CERTIFICATE_PAGE,
 )
 def list_my_certificates(caller, query):
     return certificate_views.list_for_holder(
         caller,
-        status=query.get("status"),
-        type_code=query.get("type"),
-        page=query.get("page", 1),
-        per_page=query.get("per_page", 20),
+        **_list_arguments(query),
     )
 
 
@@ -131,28 +142,13 @@ def get_my_certificate(caller, certificate_id):
     summary="Certificates my department issued (officers; holders' ID numbers masked)",
     tags=["certificates"],
     auth=OFFICER,
-    query=page_query(
-        {
-            "status": {"type": "string", "enum": list(certificate_views.STATUSES)},
-            "type": {"type": "string", "maxLength": 64},
-        }
-    ),
-    response=obj(
-        {
-            "items": {"type": "array", "items": CERTIFICATE_SCHEMA},
-            "total": {"type": "integer"},
-            "page": {"type": "integer"},
-            "per_page": {"type": "integer"},
-        }
-    ),
+    query=LIST_QUERY,
+    response=CERTIFICATE_PAGE,
 )
 def list_department_certificates(caller, query):
     return certificate_views.list_for_department(
         caller,
-        status=query.get("status"),
-        type_code=query.get("type"),
-        page=query.get("page", 1),
-        per_page=query.get("per_page", 20),
+        **_list_arguments(query),
     )
 
 
