@@ -24,19 +24,17 @@ _deliveries = Delivery.__table__
 
 
 def _constants(channel_name: str, queued: bool, now, lease) -> dict[str, Any]:
-    """The column values every delivery of one channel starts with (NULLs left out)."""
-    values: dict[str, Any] = {
-        "channel": literal(channel_name),
-        "state": literal(DeliveryState.PENDING.value if queued else DeliveryState.SENT.value),
-        "attempts": literal(0 if queued else 1),
-        "next_attempt_at": literal(now, UTCDateTime()),
-        "created_at": literal(now, UTCDateTime()),
+    """The column values every delivery of one channel starts with, as SQL literals for
+    ``INSERT ... SELECT`` (NULLs left out): ``_row``'s values, so both paths agree."""
+    start = _row(None, channel_name, queued, now, lease)
+    return {
+        column: literal(value, UTCDateTime()) if column in _TIMES else literal(value)
+        for column, value in start.items()
+        if column != "notification_id" and value is not None
     }
-    if queued and lease is not None:
-        values["enqueued_until"] = literal(lease, UTCDateTime())
-    if not queued:
-        values["sent_at"] = literal(now, UTCDateTime())
-    return values
+
+
+_TIMES = {"next_attempt_at", "created_at", "enqueued_until", "sent_at"}
 
 
 def create_deliveries(

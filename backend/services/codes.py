@@ -138,7 +138,7 @@ def parse_qr_content(content: str) -> str:
 # --- showing a code --------------------------------------------------------------------------
 
 
-# Built once, run on the session's connection: showing a code is a hot path.
+# Built once, run outside a transaction (autocommit_reads): showing a code is a hot path.
 _OWNERSHIP = select(
     Certificate.id,
     Certificate.holder_person_id,
