@@ -15,6 +15,19 @@ import redis
 
 from backend.errors import TokenStoreUnavailable
 
+# Fixed-window counters counted in the same atomic step as a token operation:
+# ``(key, limit, window_s)``; a window starts at its key's first count.
+Counters = tuple[tuple[str, int, int], ...]
+
+
+class CounterExceeded(Exception):
+    """A counter passed its limit: the operation it guarded did nothing (it still counted)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index  # 0-based, in the order the counters were given
+
+
 # Key prefixes and TTLs, named once. Keys are "<prefix><token>".
 AUTH_TOKEN_PREFIX = "auth:token:"
 CODE_TOKEN_PREFIX = "code:token:"
@@ -54,10 +67,14 @@ class TokenStore(ABC):
         """Return the value and delete the key in one step: of two callers one wins."""
 
     @abstractmethod
-    def take_and_set(self, key: str, then_key: str, then_value: str, then_ttl_s: int) -> str | None:
+    def take_and_set(
+        self, key: str, then_key: str, then_value: str, then_ttl_s: int, counters: Counters = ()
+    ) -> str | None:
         """``take(key)`` and, only if it held a value, set ``then_key``: one atomic step.
 
         Records what happened to a one-time token in the same step that consumes it.
+        ``counters`` are counted first, in the same step; if one is over its limit,
+        ``CounterExceeded`` is raised and nothing is taken (a rate-limited attempt).
         """
 
     @abstractmethod
@@ -118,8 +135,20 @@ class MemoryTokenStore(TokenStore):
             del self._items[key]
             return item[0]
 
-    def take_and_set(self, key: str, then_key: str, then_value: str, then_ttl_s: int) -> str | None:
+    def _count(self, counters: Counters) -> None:
+        over = None
+        for index, (key, limit, window_s) in enumerate(counters):
+            found = self._live(key)
+            count = int(found[0]) + 1 if found else 1
+            self._items[key] = (str(count), found[1] if found else time.monotonic() + window_s)
+            if over is None and count > limit:
+                over = index
+        if over is not None:
+            raise CounterExceeded(over)
+
+    def take_and_set(self, key, then_key, then_value, then_ttl_s, counters=()):
         with self._lock:
+            self._count(counters)
             item = self._live(key)
             if item is None:
                 return None
@@ -145,8 +174,9 @@ class MemoryTokenStore(TokenStore):
             item = self._live(key)
             return None if item is None else max(0, int(item[1] - time.monotonic()))
 
-    def rotate(self, pointer, items, retire) -> str | None:
+    def rotate(self, pointer, items, retire, counters=()) -> str | None:
         with self._lock:
+            self._count(counters)
             now = time.monotonic()
             old = self._live(pointer[0])
             for key, value, ttl_s in [pointer, *items]:
@@ -183,26 +213,47 @@ class RedisTokenStore(TokenStore):
 
     kind = "redis"
 
+    # Fixed-window counters ahead of a script's own work. KEYS: the counters' keys first
+    # (ARGV[1] of them); ARGV: their limits and windows from ARGV[2]. Returns the 1-based
+    # index of the first counter over its limit, 0 for none; then ``o`` is where the
+    # script's own KEYS and ARGV start.
+    COUNT = """
+local c = tonumber(ARGV[1])
+local over = 0
+for i = 1, c do
+  local count = redis.call('INCR', KEYS[i])
+  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2 * i + 1]) end
+  if over == 0 and count > tonumber(ARGV[2 * i]) then over = i end
+end
+if over > 0 then return {over} end
+local k, a = c, 2 * c + 1
+"""
     # GETDEL, then SET only when there was a value; Lua scripts run atomically in Redis.
-    TAKE_AND_SET = """
-local value = redis.call('GETDEL', KEYS[1])
-if value then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) end
+    TAKE_AND_SET = (
+        COUNT
+        + """
+local value = redis.call('GETDEL', KEYS[k + 1])
+if value then redis.call('SET', KEYS[k + 2], ARGV[a + 1], 'EX', ARGV[a + 2]) end
 return value
 """
+    )
 
     # KEYS: pointer then items; ARGV: their values and TTLs, then the retire arguments.
-    ROTATE = """
-local n = #KEYS
-local old = redis.call('GET', KEYS[1])
-for i = 1, n do redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'EX', ARGV[2 * i]) end
+    ROTATE = (
+        COUNT
+        + """
+local n = #KEYS - k
+local old = redis.call('GET', KEYS[k + 1])
+for i = 1, n do redis.call('SET', KEYS[k + i], ARGV[a + 2 * i - 1], 'EX', ARGV[a + 2 * i]) end
 if old then
-  local r = 2 * n
+  local r = a + 2 * n
   if redis.call('GETDEL', ARGV[r + 1] .. old) then
     redis.call('SET', ARGV[r + 2] .. old, ARGV[r + 3], 'EX', ARGV[r + 4])
   end
 end
 return old
 """
+    )
     # Reads a key named by another key's value: fine on one Redis server (not a cluster).
     GET_CHAINED = """
 local value = redis.call('GET', KEYS[1])
@@ -238,8 +289,19 @@ return {value, redis.call('GET', ARGV[1] .. value)}
     def take(self, key: str) -> str | None:
         return self._call(self.client.getdel, key)
 
-    def take_and_set(self, key: str, then_key: str, then_value: str, then_ttl_s: int) -> str | None:
-        return self._call(self._take_and_set, [key, then_key], [then_value, then_ttl_s])
+    def _counted(self, script, counters: Counters, keys: list, args: list):
+        counter_args = [len(counters)] + [
+            x for _, limit, window in counters for x in (limit, window)
+        ]
+        result = self._call(script, [c[0] for c in counters] + keys, counter_args + args)
+        if isinstance(result, list):
+            raise CounterExceeded(int(result[0]) - 1)
+        return result
+
+    def take_and_set(self, key, then_key, then_value, then_ttl_s, counters=()):
+        return self._counted(
+            self._take_and_set, counters, [key, then_key], [then_value, then_ttl_s]
+        )
 
     def set_many(self, items: list[tuple[str, str, int]]) -> list[str | None]:
         def run():
@@ -257,10 +319,10 @@ return {value, redis.call('GET', ARGV[1] .. value)}
         left = self._call(self.client.ttl, key)
         return None if left is None or left < 0 else int(left)
 
-    def rotate(self, pointer, items, retire) -> str | None:
+    def rotate(self, pointer, items, retire, counters=()) -> str | None:
         entries = [pointer, *items]
         args = [x for _, value, ttl_s in entries for x in (value, ttl_s)] + list(retire)
-        return self._call(self._rotate, [key for key, _, _ in entries], args)
+        return self._counted(self._rotate, counters, [key for key, _, _ in entries], args)
 
     def get_chained(self, key: str, prefix: str) -> tuple[str | None, str | None]:
         value, chained = self._call(self._get_chained, [key], [prefix])

@@ -58,12 +58,39 @@ def best_cpu_us(fn, n: int, rounds: int = 5) -> float:
     return best * 1e6
 
 
+def profile(fn, n: int) -> None:
+    """Where one kind of request spends its time (cumulative, then own time)."""
+    import cProfile
+    import pstats
+
+    for _ in range(min(n, 100)):
+        fn()
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for _ in range(n):
+        fn()
+    profiler.disable()
+    profiler.dump_stats("/tmp/request_costs.prof")
+    stats = pstats.Stats(profiler).strip_dirs()
+    stats.sort_stats("cumulative").print_stats(45)
+    stats.sort_stats("tottime").print_stats(30)
+    stats.sort_stats("cumulative").print_callees(
+        r"registry.py.*wrapper|process_response|_record|notify|resolve_caller|scan_code|"
+        r"show_code|reached_channels|full_dispatch_request|wsgi_app"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--database", default="bench_codes")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
     p.add_argument("--requests", type=int, default=600, help="requests per round")
+    p.add_argument(
+        "--profile",
+        choices=["code", "scan"],
+        help="instead: cProfile N requests of this kind and print where the time goes",
+    )
     args = p.parse_args()
     configure(args)
 
@@ -110,6 +137,9 @@ def main() -> None:
 
         return post
 
+    if args.profile:
+        profile(poster(requests_for(args.profile)), n)
+        return
     rows = [
         ("request: `GET /bench/hello`", best_cpu_us(hello, n)),
         ("request: `POST /codes`", best_cpu_us(poster(requests_for("code")), n)),

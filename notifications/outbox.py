@@ -77,16 +77,32 @@ def create_deliveries(
 
 
 def reached_channels(
-    user_id: int, category: str, channels: tuple[str, ...] | None = None
+    user_id: int, category: str, channels: tuple[str, ...] | None = None, conn=None
 ) -> list[str]:
     """The channels that reach this one user with the category's template (reserving
-    what ``reaches`` reserves), in registry order."""
+    what ``reaches`` reserves), in registry order. ``conn``: a hot path's driver
+    connection, inside the transaction that writes the notification."""
     template = template_for(category)
     return [
         name
         for name, channel in CHANNELS.items()
-        if (channels is None or name in channels) and channel.reaches(user_id, template)
+        if (channels is None or name in channels) and channel.reaches(user_id, template, conn)
     ]
+
+
+def notification_insert(values: dict[str, Any], reached: list[str]):
+    """PostgreSQL: the one statement that writes a notification (``values``: its columns)
+    and a delivery per reached channel (at least one), with its parameters. It returns
+    each delivery's ``id``, ``channel`` and ``notification_id``; other writes of the same
+    event may ride along as CTEs (a scan's usage records)."""
+    params = {f"n_{key}": value for key, value in values.items()}
+    params.update(now=values["created_at"], lease=queued_until())
+    return _combined_insert(tuple(reached), tuple(sorted(values))), params
+
+
+def queued_deliveries(rows) -> list[int]:
+    """The ids among written ``(id, channel, ...)`` delivery rows that a worker sends."""
+    return [row.id for row in rows if CHANNELS[row.channel].queued]
 
 
 def insert_with_deliveries(values: dict[str, Any], reached: list[str]) -> int:
@@ -98,23 +114,18 @@ def insert_with_deliveries(values: dict[str, Any], reached: list[str]) -> int:
     """
     now, lease = values["created_at"], queued_until()
     if reached and db.engine.dialect.name == "postgresql":
-        params = {f"n_{key}": value for key, value in values.items()}
-        rows = db.session.execute(
-            _combined_insert(tuple(reached), tuple(sorted(values))),
-            {**params, "now": now, "lease": lease},
-        ).all()
-        notification_id = rows[0].notification_id
-        delivered = [(r.id, r.channel) for r in rows]
-    else:
-        notification_id = db.session.execute(_INSERT_NOTIFICATION, values).scalar_one()
-        if not reached:
-            return notification_id
-        result = db.session.execute(
-            insert(_deliveries).returning(_deliveries.c.id, _deliveries.c.channel),
-            [_row(notification_id, name, CHANNELS[name].queued, now, lease) for name in reached],
-        ).all()
-        delivered = [(r.id, r.channel) for r in result]
-    enqueue_after_commit("delivery", [i for i, name in delivered if CHANNELS[name].queued])
+        statement, params = notification_insert(values, reached)
+        rows = db.session.execute(statement, params).all()
+        enqueue_after_commit("delivery", queued_deliveries(rows))
+        return rows[0].notification_id
+    notification_id = db.session.execute(_INSERT_NOTIFICATION, values).scalar_one()
+    if not reached:
+        return notification_id
+    result = db.session.execute(
+        insert(_deliveries).returning(_deliveries.c.id, _deliveries.c.channel),
+        [_row(notification_id, name, CHANNELS[name].queued, now, lease) for name in reached],
+    ).all()
+    enqueue_after_commit("delivery", queued_deliveries(result))
     return notification_id
 
 

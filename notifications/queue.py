@@ -123,8 +123,13 @@ def enqueue_after_commit(kind: str, ids: list[int], bulk: bool = False) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_committed(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    for kind, ids, bulk in pending or ():
+    enqueue_committed(session.info.pop(_PENDING, None) or ())
+
+
+def enqueue_committed(pending) -> None:
+    """Enqueue ``(kind, ids, bulk)`` entries whose transaction has committed (the session's,
+    or a hot path's own on the driver connection)."""
+    for kind, ids, bulk in pending:
         try:
             if kind == "campaign":
                 for campaign_id in ids:

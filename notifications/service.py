@@ -32,6 +32,19 @@ def notify(
     and body (see ``notifications.templates``); ``channels`` restricts the channels tried.
     Core statements, not the ORM: every scan notifies its holder, so this is a hot path.
     """
+    values = notification_values(user_id, category, title, body, link, data)
+    return insert_with_deliveries(values, reached_channels(user_id, category, channels))
+
+
+def notification_values(
+    user_id: int,
+    category: str,
+    title: str,
+    body: str,
+    link: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of a new notification (``notify``'s, or a hot path's own statement)."""
     values: dict[str, Any] = {
         "user_id": user_id,
         "category": category,
@@ -42,7 +55,7 @@ def notify(
     }
     if data is not None:  # left out, the column is SQL NULL rather than JSON null
         values["data"] = data
-    return insert_with_deliveries(values, reached_channels(user_id, category, channels))
+    return values
 
 
 def _own(user: User, notification_id: int) -> Notification:

@@ -6,8 +6,11 @@ The connection is really cut: on PostgreSQL the server ends its backend
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import create_engine, text
 
+from backend import db_driver
+from backend.errors import DatabaseUnavailable
 from backend.extensions import db
 
 PATH = "/api/mp/v1/certificate-types"
@@ -54,3 +57,22 @@ def test_an_idle_connection_is_pinged_and_replaced_before_use(make_app, seeded):
     response = client.get(PATH)
     assert response.status_code == 200
     assert len(response.get_json()["items"]) == 50
+
+
+def test_the_driver_path_answers_503_on_a_lost_connection_then_recovers(make_app, seeded):
+    """Hot paths on the bare driver (``backend.db_driver``) share the pool and its rules."""
+    app = make_app(DB_PING_IDLE_S=3600, SQLALCHEMY_ENGINE_OPTIONS=ONE_CONNECTION)
+    with app.app_context():
+        if not db_driver.usable():  # SQLite: the hot paths keep to the session
+            assert db.engine.dialect.name == "sqlite"
+            return
+        with db_driver.driver_transaction() as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    _cut_the_pooled_connection(app)
+    with app.app_context():
+        with pytest.raises(DatabaseUnavailable), db_driver.driver_transaction() as conn:
+            conn.execute("SELECT 1")
+        with db_driver.driver_transaction() as conn:  # a fresh connection replaced it
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        # Handed back as the session expects it: no transaction left open.
+        assert db.session.execute(text("SELECT 1")).scalar() == 1

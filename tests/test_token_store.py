@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from backend.errors import TokenStoreUnavailable
-from backend.token_store import MemoryTokenStore, RedisTokenStore
+from backend.token_store import CounterExceeded, MemoryTokenStore, RedisTokenStore
 from tests.conftest import TEST_REDIS_URL
 
 
@@ -156,3 +156,40 @@ def test_rotate_leaves_an_already_used_previous_value_alone(store):
     store.take_and_set("live:A", "gone:A", "used", 100)  # a scan used it first
     assert store.rotate(("current", "B", 30), [("live:B", "b", 30)], retire) == "A"
     assert store.get("gone:A") == "used"
+
+
+def test_counters_ride_along_a_take_and_refuse_it_when_full(store):
+    counters = (("limit:minute", 2, 60), ("limit:hour", 3, 3600))
+    store.set("code:1", "a", 30)
+    store.set("code:2", "b", 30)
+    store.set("code:3", "c", 30)
+    assert store.take_and_set("code:1", "used:1", "x", 30, counters) == "a"
+    assert store.take_and_set("missing", "used:m", "x", 30, counters) is None  # still counted
+    with pytest.raises(CounterExceeded) as refused:
+        store.take_and_set("code:2", "used:2", "x", 30, counters)
+    assert refused.value.index == 0  # the first full counter, in the order given
+    assert store.get("code:2") == "b" and store.get("used:2") is None  # nothing taken
+    assert store.get("limit:minute") == "3" and store.get("limit:hour") == "3"
+    assert 0 < store.ttl("limit:minute") <= 60
+    assert 3540 < store.ttl("limit:hour") <= 3600  # the window started at the first count
+    store.delete("limit:minute")
+    with pytest.raises(CounterExceeded) as refused:  # the hourly one is full now
+        store.take_and_set("code:3", "used:3", "x", 30, counters)
+    assert refused.value.index == 1
+    assert store.get("code:3") == "c"
+
+
+def test_counters_ride_along_a_rotate_and_refuse_it_when_full(store):
+    retire = ("live:", "gone:", "replaced", 100)
+    counters = (("limit:codes", 1, 60),)
+    assert store.rotate(("current", "A", 30), [("live:A", "a", 30)], retire, counters) is None
+    with pytest.raises(CounterExceeded):
+        store.rotate(("current", "B", 30), [("live:B", "b", 30)], retire, counters)
+    assert store.get("current") == "A" and store.get("live:A") == "a"  # nothing changed
+    assert store.get("live:B") is None and store.get("gone:A") is None
+
+
+def test_counters_fail_closed_when_redis_is_down():
+    dead = RedisTokenStore("redis://127.0.0.1:1/0", timeout_s=0.2)
+    with pytest.raises(TokenStoreUnavailable):
+        dead.take_and_set("k", "then", "v", 10, (("limit", 1, 60),))

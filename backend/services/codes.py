@@ -46,6 +46,7 @@ from backend.token_store import (
     CODE_TOMBSTONE_TTL_S,
     MAX_CODE_TTL_S,
     MIN_CODE_TTL_S,
+    CounterExceeded,
     get_token_store,
 )
 
@@ -217,7 +218,6 @@ def show_code(
     user: User, certificate_ids: list[int], purpose: str | None = None, ttl_s: int | None = None
 ) -> dict[str, Any]:
     """A new code for these certificates; the previous code for the same set stops working."""
-    rate_limits.hit(rate_limits.CODES, f"user:{user.id}")
     ttl = _code_ttl(ttl_s)
     ids = sorted(set(certificate_ids))
     if len(ids) > MAX_CERTIFICATES_PER_CODE:
@@ -232,14 +232,24 @@ def show_code(
     store = get_token_store()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     current_key = f"{CODE_CURRENT_PREFIX}{user.id}:{','.join(map(str, ids))}"
-    # One atomic round trip: point "current" at the new code, write it with its state,
-    # and retire the previous code if still unused (it then says it was replaced; a used
-    # one keeps its outcome).
-    store.rotate(
-        (current_key, token, ttl + CODE_EXPIRY_SLACK_S),
-        _code_items(token, record, ttl),
-        (CODE_TOKEN_PREFIX, CODE_OUTCOME_PREFIX, _dumps({"s": "replaced"}), CODE_TOMBSTONE_TTL_S),
-    )
+    # One atomic round trip: count the holder's rate limit (when full, nothing else
+    # happens), point "current" at the new code, write it with its state, and retire the
+    # previous code if still unused (it then says it was replaced; a used one keeps its
+    # outcome).
+    try:
+        store.rotate(
+            (current_key, token, ttl + CODE_EXPIRY_SLACK_S),
+            _code_items(token, record, ttl),
+            (
+                CODE_TOKEN_PREFIX,
+                CODE_OUTCOME_PREFIX,
+                _dumps({"s": "replaced"}),
+                CODE_TOMBSTONE_TTL_S,
+            ),
+            rate_limits.counters(rate_limits.CODES, f"user:{user.id}"),
+        )
+    except CounterExceeded as exc:
+        raise rate_limits.exceeded(rate_limits.CODES, exc) from exc
     return {
         "token": token,
         "qr_content": qr_content(token),
@@ -252,14 +262,19 @@ def show_code(
 # --- redeeming (scans) -----------------------------------------------------------------------
 
 
-def redeem(token: str, organisation_name: str) -> CodeRecord:
+def redeem(token: str, organisation_name: str, counters=()) -> CodeRecord:
     """Consume a live code, recording who used it in the same step: one caller wins;
-    the rest learn why they did not."""
+    the rest learn why they did not. ``counters``: token-store counters counted in that
+    step (``rate_limits.counters``); a full one raises ``CounterExceeded``, nothing taken."""
     store = get_token_store()
     now = _epoch_now()
     outcome = _dumps({"s": "used", "by": organisation_name, "at": now})
     raw = store.take_and_set(
-        CODE_TOKEN_PREFIX + token, CODE_OUTCOME_PREFIX + token, outcome, CODE_TOMBSTONE_TTL_S
+        CODE_TOKEN_PREFIX + token,
+        CODE_OUTCOME_PREFIX + token,
+        outcome,
+        CODE_TOMBSTONE_TTL_S,
+        counters,
     )
     if raw is not None:
         record = CodeRecord.loads(raw)

@@ -5,6 +5,11 @@ because who is limited (a member, a holder) is only known inside the service, an
 because a limit that cannot be checked must fail closed like the token store: when
 Redis is down the call raises ``TokenStoreUnavailable`` (503), never lets a scan through.
 Limits come from config (``RATE_LIMIT_*``) so tests can reach them with a few requests.
+
+On the two hottest paths the limit is counted by the token-store step the request makes
+anyway (a scan's redeem, showing a code's rotate): ``counters`` names the same fixed
+windows for the store's script, which refuses the step when one is full, so a limited
+scan never consumes the code and the check costs no round trip of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from backend.errors import RateLimited, TokenStoreUnavailable
-from backend.token_store import RATE_LIMIT_PREFIX
+from backend.token_store import RATE_LIMIT_PREFIX, CounterExceeded, Counters
 
 SCANS = "RATE_LIMIT_SCANS"  # per verifier member
 CODES = "RATE_LIMIT_CODES"  # per holder, showing codes
@@ -62,3 +67,21 @@ def hit(setting: str, who: str) -> None:
                 raise RateLimited("操作过于频繁,请稍后再试", retry_after_s=item.get_expiry())
     except StorageError as exc:
         raise TokenStoreUnavailable() from exc
+
+
+def counters(setting: str, who: str) -> Counters:
+    """``setting``'s limits for ``who`` as token-store counters ``(key, limit, window_s)``."""
+    return tuple(
+        (
+            f"{RATE_LIMIT_PREFIX}:{setting.lower()}:{who}:{item.get_expiry()}",
+            item.amount,
+            item.get_expiry(),
+        )
+        for item in _limiter().items(setting)
+    )
+
+
+def exceeded(setting: str, error: CounterExceeded) -> RateLimited:
+    """The 429 for a counter of ``counters(setting, ...)`` the token store found full."""
+    item = _limiter().items(setting)[error.index]
+    return RateLimited("操作过于频繁,请稍后再试", retry_after_s=item.get_expiry())

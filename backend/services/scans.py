@@ -16,10 +16,10 @@ from typing import Any
 
 from cachetools import TTLCache
 from flask import current_app
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import ARRAY, Integer, any_, bindparam, func, insert, select
 from sqlalchemy.orm import aliased
 
-from backend import clock
+from backend import clock, db_driver
 from backend.errors import Forbidden
 from backend.extensions import db
 from backend.models import (
@@ -40,7 +40,10 @@ from backend.services.certificate_store import (
     verify_certificate,
 )
 from backend.services.tx import transactional
-from notifications.service import notify
+from backend.token_store import CounterExceeded
+from notifications.outbox import notification_insert, queued_deliveries, reached_channels
+from notifications.queue import enqueue_committed
+from notifications.service import notification_values, notify
 
 NOTIFICATION_CATEGORY = "certificate_used"
 USAGE_RECORDS_LINK = "/usage-records"
@@ -175,7 +178,7 @@ def _present(
 
 _SEALER = aliased(Department)  # the department of each seal (joint issuance: several)
 # Built once: composing this 24-column statement costs more than running it.
-_LOAD = (
+_LOAD_ALL = (
     select(
         Certificate.id,
         Certificate.serial,
@@ -209,22 +212,40 @@ _LOAD = (
     .outerjoin(CertificateSeal, CertificateSeal.certificate_id == Certificate.id)
     .outerjoin(SealKey, SealKey.key_id == CertificateSeal.key_id)
     .outerjoin(_SEALER, _SEALER.id == CertificateSeal.department_id)
-    .where(Certificate.id.in_(bindparam("ids", expanding=True)))
     .order_by(Certificate.id, CertificateSeal.id)
 )
-_INSERT_USAGE = insert(UsageRecord.__table__)
-_LOAD_ASYNC_COMMIT = _LOAD.add_columns(
-    func.set_config("synchronous_commit", "off", True).label("commit_relaxed")
+_LOAD = _LOAD_ALL.where(Certificate.id.in_(bindparam("ids", expanding=True)))
+# For the driver (backend.db_driver): one array parameter instead of an expanding list.
+_LOAD_ANY = _LOAD_ALL.where(Certificate.id == any_(bindparam("ids", type_=ARRAY(Integer))))
+_USAGE = UsageRecord.__table__
+_INSERT_USAGE = insert(_USAGE)
+_USAGE_COLUMNS = (
+    "scan_id",
+    "code_ref",
+    "organisation_id",
+    "member_id",
+    "shown_by_id",
+    "certificate_id",
+    "holder_person_id",
+    "holder_company_id",
+    "type_id",
+    "department_id",
+    "fields_disclosed",
+    "purpose",
+    "result",
+    "scanned_at",
 )
 
 
 def _load(
-    certificate_ids: list[int],
+    certificate_ids: list[int], conn=None
 ) -> tuple[list[CertificateView], dict[str, KeyView], dict[int, str]]:
     """The certificates with type, issuer, seals, the seals' keys and the sealing
-    departments' codes: one query."""
-    # On the session's connection (same transaction), without the ORM's result machinery.
-    rows = db.session.connection().execute(_load_statement(), {"ids": list(certificate_ids)})
+    departments' codes: one query, on the driver connection ``conn`` or the session's."""
+    if conn is not None:
+        rows = db_driver.execute(conn, _LOAD_ANY, {"ids": list(certificate_ids)})
+    else:  # the session's connection, without the ORM's result machinery
+        rows = db.session.connection().execute(_LOAD, {"ids": list(certificate_ids)})
     certificates: dict[int, CertificateView] = {}
     keys: dict[str, KeyView] = {}
     sealers: dict[int, str] = {}
@@ -291,7 +312,15 @@ def organisation_scope(organisation_id: int) -> OrganisationScope:
     return found
 
 
-@transactional
+@dataclass
+class _Scan:
+    """What one scan found and must write: the answer, the usage rows, the notification."""
+
+    outcome: ScanOutcome
+    usage_rows: list[dict[str, Any]]
+    notification: dict[str, Any]
+
+
 def _record(
     member: User,
     organisation: OrganisationScope,
@@ -299,6 +328,81 @@ def _record(
     record: codes.CodeRecord,
     purpose: str,
 ) -> ScanOutcome:
+    """Load, verify and disclose, then write the usage records and the holder's
+    notification in one transaction: on PostgreSQL on the bare driver (``backend.db_driver``:
+    the load, the channels' look-up and one statement for every write), elsewhere through
+    the session."""
+    if db_driver.usable():
+        with db_driver.driver_transaction() as conn:
+            scan = _assess(
+                member, organisation, token, record, purpose, _load(record.certificate_ids, conn)
+            )
+            queued = _write_on_driver(conn, scan)
+        enqueue_committed([("delivery", queued, False)])
+        return scan.outcome
+    return _record_on_session(member, organisation, token, record, purpose)
+
+
+@transactional
+def _record_on_session(member, organisation, token, record, purpose) -> ScanOutcome:
+    scan = _assess(member, organisation, token, record, purpose, _load(record.certificate_ids))
+    if scan.usage_rows:
+        db.session.connection().execute(_INSERT_USAGE, scan.usage_rows)
+    notify(**scan.notification)
+    return scan.outcome
+
+
+def _write_on_driver(conn, scan: _Scan) -> list[int]:
+    """Usage records, notification and deliveries in one statement, after the channels'
+    look-ups, in the transaction that loaded the certificates; the queued deliveries' ids.
+
+    With ``SCAN_ASYNC_COMMIT`` the same statement lets its transaction commit without
+    waiting for the WAL flush (``set_config(..., is_local)``, i.e. ``SET LOCAL``): a scan
+    then costs no disk sync. A database crash can lose the last fraction of a second of
+    usage records (never corrupt anything); what other transactions see is unchanged."""
+    note = scan.notification
+    values = notification_values(**note)
+    reached = reached_channels(note["user_id"], note["category"], conn=conn)
+    statement, params = notification_insert(values, reached)
+    statement = _with_usage_rows(
+        statement, len(scan.usage_rows), current_app.config["SCAN_ASYNC_COMMIT"]
+    )
+    for i, row in enumerate(scan.usage_rows):
+        params.update({f"u{i}_{column}": row[column] for column in _USAGE_COLUMNS})
+    return queued_deliveries(db_driver.execute(conn, statement, params).fetchall())
+
+
+_usage_statements: dict[tuple[int, int, bool], Any] = {}
+
+
+def _with_usage_rows(statement, count: int, relax_commit: bool):
+    """``statement`` with ``count`` usage records written by a CTE of it and, if asked,
+    the commit relaxed (built once per shape, so ``db_driver`` compiles it once)."""
+    key = (id(statement), count, relax_commit)
+    found = _usage_statements.get(key)
+    if found is None or found[0] is not statement:
+        rows = [
+            {c: bindparam(f"u{i}_{c}", type_=_USAGE.c[c].type) for c in _USAGE_COLUMNS}
+            for i in range(count)
+        ]
+        combined = statement.add_cte(insert(_USAGE).values(rows).cte("usage_rows"))
+        if relax_commit:
+            relaxed = func.set_config("synchronous_commit", "off", True)
+            combined = combined.returning(relaxed.label("commit_relaxed"))
+        found = (statement, combined)
+        _usage_statements[key] = found
+    return found[1]
+
+
+def _assess(
+    member: User,
+    organisation: OrganisationScope,
+    token: str,
+    record: codes.CodeRecord,
+    purpose: str,
+    loaded_certificates,
+) -> _Scan:
+    """Check each certificate against the scope, its seals and its status (no writes)."""
     now = clock.now()
     outcome = ScanOutcome(
         scan_id=uuid.uuid4().hex,
@@ -307,7 +411,7 @@ def _record(
         organisation=organisation.name,
     )
     scope = organisation.scope
-    loaded, keys, sealers = _load(record.certificate_ids)
+    loaded, keys, sealers = loaded_certificates
     rows: list[dict[str, Any]] = []
     seen, refused = [], []
     ref = codes.code_ref(token)
@@ -351,26 +455,14 @@ def _record(
                 "scanned_at": now,
             }
         )
-    if rows:
-        db.session.connection().execute(_INSERT_USAGE, rows)
-    _notify_holder(record.holder_user_id, organisation.name, purpose, seen, refused)
-    return outcome
+    note = _holder_notification(record.holder_user_id, organisation.name, purpose, seen, refused)
+    return _Scan(outcome, rows, note)
 
 
-def _load_statement():
-    """On PostgreSQL with ``SCAN_ASYNC_COMMIT``, the load also lets this transaction commit
-    without waiting for the WAL flush (``set_config(..., is_local)`` is ``SET LOCAL``, read
-    along with the certificates to save a round trip): a scan then costs no disk sync. A
-    database crash can lose the last fraction of a second of usage records (never corrupt
-    anything); the commit itself, and what other transactions see, are unchanged."""
-    if current_app.config["SCAN_ASYNC_COMMIT"] and db.engine.dialect.name == "postgresql":
-        return _LOAD_ASYNC_COMMIT
-    return _LOAD
-
-
-def _notify_holder(
+def _holder_notification(
     holder_user_id: int, organisation: str, purpose: str, seen: list[str], refused: list[str]
-) -> None:
+) -> dict[str, Any]:
+    """``notify``'s arguments for telling the holder who looked at what."""
     if seen:
         body = f"{organisation}因“{purpose}”查验了您的{'、'.join(seen)}。"
         if refused:
@@ -382,25 +474,31 @@ def _notify_holder(
             "超出其授权范围,未获取任何信息。"
         )
         title = "有单位尝试查验您的证照"
-    notify(
-        holder_user_id,
-        NOTIFICATION_CATEGORY,
-        title,
-        body + "如有异议请举报。",
-        USAGE_RECORDS_LINK,
+    return {
+        "user_id": holder_user_id,
+        "category": NOTIFICATION_CATEGORY,
+        "title": title,
+        "body": body + "如有异议请举报。",
+        "link": USAGE_RECORDS_LINK,
         # Fields of the "certificate_used" WeChat template (notifications/templates.py).
-        data={"certificate": "、".join(seen or refused), "verifier": organisation},
-    )
+        "data": {"certificate": "、".join(seen or refused), "verifier": organisation},
+    }
 
 
 def scan_code(member: User, qr_content: str, purpose: str) -> dict[str, Any]:
-    """Consume a code and return the verified, in-scope certificate fields."""
-    rate_limits.hit(rate_limits.SCANS, f"member:{member.id}")
+    """Consume a code and return the verified, in-scope certificate fields.
+
+    The member's rate limit is counted by the same token-store step that consumes the
+    code, so a limited attempt consumes nothing."""
     if member.verifier_organisation_id is None:
         raise Forbidden("账号未关联用证单位", code="no_verifier_organisation")
     token = codes.parse_qr_content(qr_content)
     organisation = organisation_scope(member.verifier_organisation_id)
-    record = codes.redeem(token, organisation.name)
+    limit = rate_limits.counters(rate_limits.SCANS, f"member:{member.id}")
+    try:
+        record = codes.redeem(token, organisation.name, limit)
+    except CounterExceeded as exc:
+        raise rate_limits.exceeded(rate_limits.SCANS, exc) from exc
     outcome = _record(member, organisation, token, record, purpose.strip())
     if not outcome.certificates:
         raise OutOfScope()

@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 
 from sqlalchemy import Select
 
+from backend import db_driver
+from backend.extensions import db
 from notifications.templates import Message, Template
 
 
@@ -42,11 +44,12 @@ class Channel(ABC):
         Working in SQL rather than on lists keeps a 2,000-person batch one statement.
         """
 
-    def reaches(self, user_id: int, template: Template) -> bool:
+    def reaches(self, user_id: int, template: Template, conn=None) -> bool:
         """``recipients`` for one user, as a yes or no, in at most a couple of indexed
         look-ups: the path every single ``notify`` takes (a scan notifies one holder), so
         it must cost far less than the set-based statements built for campaigns. Same rule,
-        same reservation; tests check that both forms agree."""
+        same reservation; tests check that both forms agree. ``conn``: the bare driver
+        connection of a hot path's transaction (``backend.db_driver``), else the session."""
         return False
 
     def send(self, message: Message) -> str | None:
@@ -56,3 +59,10 @@ class Channel(ABC):
     def gave_up(self, message: Message, template: Template, error: DeliveryError) -> None:
         """The delivery failed for good: give back what ``recipients`` reserved."""
         return None
+
+
+def first_row(statement, params: dict, conn=None):
+    """The first row of a look-up, on the session or on a hot path's driver connection."""
+    if conn is None:
+        return db.session.execute(statement, params).first()
+    return db_driver.execute(conn, statement, params).fetchone()

@@ -13,7 +13,7 @@ from backend.extensions import db
 from backend.models import Person, User
 from backend.security.crypto import mask_phone
 from backend.services.accounts import person_phone
-from notifications.channels.base import Channel, PermanentError
+from notifications.channels.base import Channel, PermanentError, first_row
 from notifications.models import Notification
 from notifications.templates import Message, Template, render_sms
 
@@ -72,10 +72,10 @@ class SmsChannel(Channel):
             .where(User.id == Notification.user_id, Person.phone_cipher.is_not(None))
         )
 
-    def reaches(self, user_id: int, template: Template) -> bool:
+    def reaches(self, user_id: int, template: Template, conn=None) -> bool:
         if template.sms != "always" or get_sms_provider() is None:
             return False
-        return db.session.execute(_HAS_PHONE, {"user_id": user_id}).first() is not None
+        return first_row(_HAS_PHONE, {"user_id": user_id}, conn) is not None
 
     def send(self, message: Message) -> str | None:
         provider = get_sms_provider()

@@ -14,7 +14,13 @@ from wechatpy.exceptions import WeChatClientException
 from backend.extensions import db
 from backend.models import User
 from backend.wechat import get_wechat_client
-from notifications.channels.base import Channel, DeliveryError, PermanentError, RetryableError
+from notifications.channels.base import (
+    Channel,
+    DeliveryError,
+    PermanentError,
+    RetryableError,
+    first_row,
+)
 from notifications.models import Notification, WeChatSubscription
 from notifications.templates import (
     ONE_TIME,
@@ -90,17 +96,17 @@ class WeChatChannel(Channel):
         ).all()
         return or_(long_term, Notification.user_id.in_(reserved)) if reserved else long_term
 
-    def reaches(self, user_id: int, template: Template) -> bool:
+    def reaches(self, user_id: int, template: Template, conn=None) -> bool:
         if template.wechat is None:
             return False
         params = {"b_user_id": user_id, "b_template_id": template_id(template.wechat)}
-        found = db.session.execute(_SUBSCRIPTION, params).first()
+        found = first_row(_SUBSCRIPTION, params, conn)
         if found is None or found.one_time_remaining <= 0 and not found.long_term:
             return False  # no openid, no subscription, or nothing left: the common case
         if found.long_term:
             return True
         # Reserve one acceptance; of two concurrent events only those that get one reach.
-        return db.session.execute(_RESERVE_ONE, params).first() is not None
+        return first_row(_RESERVE_ONE, params, conn) is not None
 
     def send(self, message: Message) -> str | None:
         wechat = template_for(message.category).wechat

@@ -1,39 +1,132 @@
-"""How a scan's transaction commits: without waiting for the WAL flush on PostgreSQL
-(``SCAN_ASYNC_COMMIT``), set by the same query that loads the certificates."""
+"""How a scan's writes commit.
+
+On PostgreSQL the usage records, the notification and its deliveries are written by one
+statement on the bare driver, in a transaction that does not wait for the WAL flush
+(``SCAN_ASYNC_COMMIT``); ``SET LOCAL`` keeps that to the scan's own transaction. A deferred trigger
+made for the test records the setting in force when the scan's transaction commits.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import contextlib
 
+import pytest
+from sqlalchemy import select, text
+
+from backend import db_driver
 from backend.extensions import db
-from backend.services import scans
+from backend.models import UsageRecord
+from notifications.models import Delivery, Notification
+from tests.codes.conftest import scan, show_ok
+
+_SETUP = [
+    "CREATE TABLE scan_commit_modes (mode text)",
+    """CREATE FUNCTION note_commit_mode() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO scan_commit_modes VALUES (current_setting('synchronous_commit'));
+        RETURN NEW;
+    END $$""",
+    # Deferred: it runs at COMMIT, after the whole statement, so it sees what the commit sees.
+    """CREATE CONSTRAINT TRIGGER note_commit_mode AFTER INSERT ON usage_records
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION note_commit_mode()""",
+]
+_TEARDOWN = [
+    "DROP TRIGGER IF EXISTS note_commit_mode ON usage_records",
+    "DROP FUNCTION IF EXISTS note_commit_mode()",
+    "DROP TABLE IF EXISTS scan_commit_modes",
+]
 
 
-def _setting_after_load(certificate_id: int) -> str | None:
-    loaded, _, _ = scans._load([certificate_id])
-    assert [c.id for c in loaded] == [certificate_id]
-    if db.engine.dialect.name != "postgresql":
-        return None
-    return db.session.execute(text("SHOW synchronous_commit")).scalar()
+@contextlib.contextmanager
+def _commit_modes():
+    """The synchronous_commit setting at the commit of each usage record, in order."""
+    modes: list[str] = []
+    with db.engine.begin() as conn:
+        for statement in _SETUP:
+            conn.execute(text(statement))
+    try:
+        yield modes
+        with db.engine.connect() as conn:
+            modes.extend(conn.execute(text("SELECT mode FROM scan_commit_modes")).scalars())
+    finally:
+        with db.engine.begin() as conn:
+            for statement in _TEARDOWN:
+                conn.execute(text(statement))
 
 
-def test_the_load_relaxes_only_its_own_transaction_on_postgresql(app, world):
-    relaxed = _setting_after_load(world.id_card.id)
-    db.session.rollback()
-    if db.engine.dialect.name == "postgresql":
-        assert relaxed == "off"
-        # SET LOCAL: the next transaction on the same connection is durable again.
-        assert db.session.execute(text("SHOW synchronous_commit")).scalar() == "on"
-    else:
-        assert scans._load_statement() is scans._LOAD
+def _scan_once(api, world) -> None:
+    code = show_ok(api, world.citizen_token, [world.id_card.id])
+    response = scan(api, world.member_token, code["qr_content"])
+    assert response.status_code == 200, response.get_json()
 
 
-def test_with_async_commit_off_scans_commit_durably(app, world):
+@pytest.fixture
+def postgresql_only(app):
+    """Whether the driver path runs; the embedded SQLite default writes through the
+    session, where there is nothing to relax (those tests then check the session path)."""
+    return db_driver.usable()
+
+
+def test_a_scan_commits_without_waiting_for_the_flush_and_only_itself(
+    app, api, world, postgresql_only
+):
+    if not postgresql_only:
+        _scan_once(api, world)
+        assert db.session.scalar(select(UsageRecord.id)) is not None
+        return
+    with _commit_modes() as modes:
+        _scan_once(api, world)
+    assert modes == ["off"]
+    # SET LOCAL: every pooled connection is durable again for whoever uses it next.
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SHOW synchronous_commit")).scalar() == "on"
+    with db_driver.driver_transaction() as conn:
+        assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+
+
+def test_with_async_commit_off_scans_commit_durably(app, api, world, postgresql_only):
     app.config["SCAN_ASYNC_COMMIT"] = False
     try:
-        assert scans._load_statement() is scans._LOAD
-        relaxed = _setting_after_load(world.id_card.id)
+        if not postgresql_only:
+            _scan_once(api, world)
+            return
+        with _commit_modes() as modes:
+            _scan_once(api, world)
     finally:
         app.config["SCAN_ASYNC_COMMIT"] = True
-        db.session.rollback()
-    assert relaxed in (None, "on")
+    assert modes == ["on"]
+
+
+def test_a_failed_write_leaves_nothing_and_the_connection_usable(app, api, world):
+    """The usage records and the notification go in together or not at all."""
+    postgresql = db.engine.dialect.name == "postgresql"
+    refuse = (
+        "ALTER TABLE usage_records ADD CONSTRAINT no_hotel_scans "
+        "CHECK (purpose <> '入住登记') NOT VALID"
+        if postgresql
+        else "CREATE TRIGGER no_hotel_scans BEFORE INSERT ON usage_records "
+        "WHEN NEW.purpose = '入住登记' BEGIN SELECT RAISE(ABORT, 'no hotel scans'); END"
+    )
+    with db.engine.begin() as conn:
+        conn.execute(text(refuse))
+    try:
+        code = show_ok(api, world.citizen_token, [world.id_card.id])
+        response = scan(api, world.member_token, code["qr_content"])
+        assert response.status_code == 500
+        assert response.get_json()["error"]["code"] == "internal_error"
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "ALTER TABLE usage_records DROP CONSTRAINT no_hotel_scans"
+                    if postgresql
+                    else "DROP TRIGGER no_hotel_scans"
+                )
+            )
+    db.session.rollback()
+    assert db.session.scalar(select(UsageRecord.id)) is None
+    assert db.session.scalar(select(Notification.id)) is None
+    assert db.session.scalar(select(Delivery.id)) is None
+    # The pool's connections still work (none was left inside a failed transaction).
+    _scan_once(api, world)
+    assert db.session.scalar(select(UsageRecord.purpose)) == "入住登记"
