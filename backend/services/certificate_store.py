@@ -239,6 +239,9 @@ class CertificateCheck:
     ok: bool
     reason: str  # ok | payload_unreadable | digest_mismatch | columns_mismatch | a seal reason
     seals: list[seals.SealCheck] = field(default_factory=list)
+    # The payload as verified, when every seal verified: callers read fields from it
+    # instead of decrypting and parsing the certificate a second time.
+    payload: dict[str, Any] | None = None
 
 
 def verify_certificate(
@@ -293,7 +296,7 @@ def verify_certificate(
     failed = next((c for c in checks if not c.ok), None)
     if failed is not None:
         return CertificateCheck(False, failed.reason, checks)
-    return CertificateCheck(True, "ok", checks)
+    return CertificateCheck(True, "ok", checks, payload)
 
 
 def _department_codes(department_ids: set[int]) -> set[str]:

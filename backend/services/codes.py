@@ -29,14 +29,14 @@ from typing import Any
 import qrcode
 import qrcode.image.svg
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import any_, bindparam, exists, select
 
 from backend import clock
+from backend.db_driver import fetch_all, id_list
 from backend.errors import AppError, Conflict, Gone, NotFound, UnprocessableEntity
 from backend.models import Certificate, CompanyRepresentative, User
 from backend.services import rate_limits
 from backend.services.certificate_store import effective_status
-from backend.services.tx import autocommit_reads
 from backend.token_store import (
     CODE_CURRENT_PREFIX,
     CODE_EXPIRY_SLACK_S,
@@ -139,37 +139,34 @@ def parse_qr_content(content: str) -> str:
 # --- showing a code --------------------------------------------------------------------------
 
 
-# Built once, run outside a transaction (autocommit_reads): showing a code is a hot path.
-_OWNERSHIP = select(
+# Built once, run on the bare driver (db_driver.fetch_all): showing a code is a hot path.
+_OWNED = select(
     Certificate.id,
     Certificate.holder_person_id,
     Certificate.holder_company_id,
     Certificate.status,
     Certificate.expires_on,
-).where(Certificate.id.in_(bindparam("ids", expanding=True)))
+    exists()
+    .where(
+        CompanyRepresentative.user_id == bindparam("user_id"),
+        CompanyRepresentative.company_id == Certificate.holder_company_id,
+    )
+    .label("represented"),
+)
+_OWNERSHIP = _OWNED.where(Certificate.id.in_(bindparam("ids", expanding=True)))
+_OWNERSHIP_ANY = _OWNED.where(Certificate.id == any_(id_list("ids")))
 
 
 def _check_own_valid_certificates(user: User, certificate_ids: list[int]) -> None:
-    """Every certificate exists, belongs to the user (or a company they represent), is valid."""
-    with autocommit_reads() as connection:
-        rows = connection.execute(_OWNERSHIP, {"ids": certificate_ids}).all()
-        company_ids = {row.holder_company_id for row in rows if row.holder_company_id}
-        represented: set[int] = set()
-        if company_ids:
-            represented = set(
-                connection.scalars(
-                    select(CompanyRepresentative.company_id).where(
-                        CompanyRepresentative.user_id == user.id,
-                        CompanyRepresentative.company_id.in_(company_ids),
-                    )
-                )
-            )
-    certificates = {row.id: row for row in rows}
+    """Every certificate exists, belongs to the user (or a company they represent), is
+    valid: one query."""
+    params = {"ids": certificate_ids, "user_id": user.id}
+    certificates = {row.id: row for row in fetch_all(_OWNERSHIP_ANY, _OWNERSHIP, params)}
     for certificate_id in certificate_ids:
         certificate = certificates.get(certificate_id)
         if certificate is None or not (
             (certificate.holder_person_id and certificate.holder_person_id == user.person_id)
-            or certificate.holder_company_id in represented
+            or (certificate.holder_company_id and certificate.represented)
         ):
             raise NotFound("证照不存在", code="certificate_not_found", field="certificate_ids")
         status = effective_status(certificate)  # reads .status and .expires_on of the row

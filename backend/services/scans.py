@@ -16,7 +16,7 @@ from typing import Any
 
 from cachetools import TTLCache
 from flask import current_app
-from sqlalchemy import ARRAY, Integer, any_, bindparam, func, insert, select
+from sqlalchemy import any_, bindparam, func, insert, select
 from sqlalchemy.orm import aliased
 
 from backend import clock, db_driver
@@ -35,7 +35,6 @@ from backend.models import (
 from backend.security.crypto import mask_id_number
 from backend.services import codes, rate_limits
 from backend.services.certificate_store import (
-    certificate_fields,
     effective_status,
     verify_certificate,
 )
@@ -144,10 +143,12 @@ def allowed_fields(scope: dict | None, certificate: CertificateView) -> list[str
     return [n for n in names if n in wanted]
 
 
-def _disclose(scope: dict, certificate: CertificateView, names: list[str]) -> dict[str, Any]:
-    """The allowed fields' values. ID numbers are shown in full only when the scope names
-    the field itself; "all fields" (null) shows them masked."""
-    values = certificate_fields(certificate)
+def _disclose(
+    scope: dict, certificate: CertificateView, names: list[str], values: dict[str, Any]
+) -> dict[str, Any]:
+    """The allowed fields' values (``values``: the verified payload's fields). ID numbers
+    are shown in full only when the scope names the field itself; "all fields" (null)
+    shows them masked."""
     explicit = scope[certificate.type.code] is not None
     id_fields = {f["name"] for f in certificate.type.fields if f.get("type") == "id_number"}
     out: dict[str, Any] = {}
@@ -192,9 +193,7 @@ _LOAD_ALL = (
         Certificate.issued_on,
         Certificate.expires_on,
         Certificate.version,
-        CertificateType.code.label("type_code"),
-        CertificateType.name.label("type_name"),
-        CertificateType.fields.label("type_fields"),
+        CertificateType.revision.label("type_revision"),  # the type itself: _type_view
         Department.code.label("issuer_code"),
         Department.name.label("issuer_name"),
         CertificateSeal.key_id.label("seal_key_id"),
@@ -216,7 +215,7 @@ _LOAD_ALL = (
 )
 _LOAD = _LOAD_ALL.where(Certificate.id.in_(bindparam("ids", expanding=True)))
 # For the driver (backend.db_driver): one array parameter instead of an expanding list.
-_LOAD_ANY = _LOAD_ALL.where(Certificate.id == any_(bindparam("ids", type_=ARRAY(Integer))))
+_LOAD_ANY = _LOAD_ALL.where(Certificate.id == any_(db_driver.id_list("ids")))
 _USAGE = UsageRecord.__table__
 _INSERT_USAGE = insert(_USAGE)
 _USAGE_COLUMNS = (
@@ -243,9 +242,9 @@ def _load(
     """The certificates with type, issuer, seals, the seals' keys and the sealing
     departments' codes: one query, on the driver connection ``conn`` or the session's."""
     if conn is not None:
-        rows = db_driver.execute(conn, _LOAD_ANY, {"ids": list(certificate_ids)})
+        rows = db_driver.execute(conn, _LOAD_ANY, {"ids": list(certificate_ids)}).fetchall()
     else:  # the session's connection, without the ORM's result machinery
-        rows = db.session.connection().execute(_LOAD, {"ids": list(certificate_ids)})
+        rows = db.session.connection().execute(_LOAD, {"ids": list(certificate_ids)}).all()
     certificates: dict[int, CertificateView] = {}
     keys: dict[str, KeyView] = {}
     sealers: dict[int, str] = {}
@@ -265,7 +264,7 @@ def _load(
                 issued_on=r.issued_on,
                 expires_on=r.expires_on,
                 version=r.version,
-                type=TypeView(r.type_code, r.type_name, r.type_fields),
+                type=_type_view(r.type_id, r.type_revision, conn),
                 issuer={"code": r.issuer_code, "name": r.issuer_name},
             )
         if r.seal_key_id is not None:
@@ -280,6 +279,30 @@ def _load(
                 r.key_department_id,
             )
     return list(certificates.values()), keys, sealers
+
+
+_TYPE = select(CertificateType.code, CertificateType.name, CertificateType.fields).where(
+    CertificateType.id == bindparam("type_id")
+)
+_type_views: dict[tuple[int, str], TypeView] = {}
+
+
+def _type_view(type_id: int, revision: str, conn=None) -> TypeView:
+    """A certificate type's code, name and fields, kept per worker under the type's
+    revision (replaced on every change to the row), so a scan neither reads nor parses
+    the field list again until the type changes."""
+    found = _type_views.get((type_id, revision))
+    if found is None:
+        params = {"type_id": type_id}
+        if conn is not None:
+            row = db_driver.execute(conn, _TYPE, params).fetchone()
+        else:
+            row = db.session.connection().execute(_TYPE, params).one()
+        found = TypeView(row.code, row.name, row.fields)
+        if len(_type_views) > 1000:  # old revisions pile up only through edits
+            _type_views.clear()
+        _type_views[(type_id, revision)] = found
+    return found
 
 
 @dataclass(frozen=True)
@@ -432,7 +455,7 @@ def _assess(
                 result = status
             else:
                 result = "ok"
-                item["fields"] = _disclose(scope, certificate, names)
+                item["fields"] = _disclose(scope, certificate, names, check.payload["fields"])
                 disclosed = list(item["fields"])
             item["result"] = result
             outcome.certificates.append(item)

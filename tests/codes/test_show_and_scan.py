@@ -7,6 +7,7 @@ from sqlalchemy import select
 from backend.extensions import db
 from backend.models import Notification, UsageRecord
 from backend.services.accounts import person_id_number
+from backend.services.certificate_types import update_type
 from backend.token_store import CODE_TOKEN_PREFIX, get_token_store
 from tests.codes.conftest import decode_qr, scan, show, show_ok
 from tests.factories import (
@@ -175,6 +176,19 @@ def test_a_company_representative_shows_the_company_licence(api, seeded):
     assert certificate["fields"] == {"名称": company.name}
 
 
+def test_a_representative_cannot_show_another_companys_licence(api, seeded):
+    representative = create_company_representative()
+    other = create_company_representative()  # represents a company of their own
+    theirs = create_certificate("business_licence", holder=other.companies[0])
+    ours = create_certificate("business_licence", holder=representative.companies[0])
+    token = api.login(representative)
+    for ids in ([theirs.id], [ours.id, theirs.id]):
+        response = show(api, token, ids)
+        assert response.status_code == 404
+        assert error_of(response)["code"] == "certificate_not_found"
+    show_ok(api, token, [ours.id])
+
+
 def test_the_code_url_opens_a_page_that_reveals_and_consumes_nothing(client, api, world):
     code = show_ok(api, world.citizen_token, [world.id_card.id])
     page = client.get(f"/c/{code['token']}")
@@ -202,3 +216,17 @@ def test_a_worker_may_serve_an_organisation_scope_from_memory_for_its_configured
     third = show_ok(api, world.citizen_token, [world.id_card.id])
     [certificate] = scan(api, world.member_token, third["qr_content"]).get_json()["certificates"]
     assert set(certificate["fields"]) == {"姓名"}
+
+
+def test_a_scan_after_a_type_edit_shows_the_edited_type(api, world):
+    """Workers keep each type's code, name and fields under its revision: an edit made
+    anywhere replaces the revision, so the next scan reads the type again."""
+    code = show_ok(api, world.citizen_token, [world.id_card.id])
+    [before] = scan(api, world.member_token, code["qr_content"]).get_json()["certificates"]
+    assert before["type"]["name"] == world.id_card.type.name
+    update_type("id_card", {"name": "居民身份证(电子)"})
+    db.session.commit()
+    code = show_ok(api, world.citizen_token, [world.id_card.id])
+    [after] = scan(api, world.member_token, code["qr_content"]).get_json()["certificates"]
+    assert after["type"]["name"] == "居民身份证(电子)"
+    assert after["fields"] == before["fields"]
