@@ -26,6 +26,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from backend import db_driver
 from backend.errors import TokenStoreUnavailable
 from backend.extensions import db
 from backend.models import User
@@ -57,12 +58,20 @@ def load_account(user_id: int, version: str | None) -> User | None:
             # A persistent copy in this request's session, without a query; lazy
             # relationships (person, companies) still load from the database.
             return db.session.merge(found[1], load=False)
-    user = db.session.get(User, user_id)
-    if user is not None and cache is not None:
+    if cache is None or not db_driver.usable():
+        user = db.session.get(User, user_id)
+        if user is None or cache is None:
+            return user
         copy = User(**{a.key: getattr(user, a.key) for a in inspect(User).column_attrs})
         make_transient_to_detached(copy)
-        with _lock:
-            cache[user_id] = (version, copy)
+    else:  # PostgreSQL: one plain query instead of the ORM's load (a miss on every
+        # worker for every account that calls for the first time in a while)
+        copy = db_driver.get_detached(User, user_id)
+        if copy is None:
+            return None
+        user = db.session.merge(copy, load=False)
+    with _lock:
+        cache[user_id] = (version, copy)
     return user
 
 

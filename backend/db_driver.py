@@ -17,7 +17,8 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
-from sqlalchemy import ARRAY, Integer, String, TypeDecorator, bindparam, cast
+from sqlalchemy import ARRAY, Integer, String, TypeDecorator, bindparam, cast, inspect, select
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql import ClauseElement
 
 from backend.errors import DatabaseUnavailable
@@ -31,22 +32,15 @@ def usable() -> bool:
 
 
 @contextlib.contextmanager
-def driver_transaction() -> Iterator[psycopg.Connection]:
-    """A pooled connection (the session's pool: same idle ping, same limits) whose one
-    transaction commits when the block ends and rolls back if it raises.
-
-    psycopg begins the transaction with the first statement. (Its pipeline mode would
-    save the round trips but costs three times the CPU here.) A connection lost on the
-    way is dropped from the pool and answers 503 ``database_unavailable``, like the
-    session's statements do (``backend.errors``).
-    """
-    with _pooled() as conn:
-        yield conn
-        conn.commit()
-
-
-@contextlib.contextmanager
-def _pooled(autocommit: bool = False) -> Iterator[psycopg.Connection]:
+def pooled_connection(autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """A pooled connection (the session's pool: same idle ping, same limits), in
+    autocommit if asked: each statement is then its own transaction and
+    ``with conn.transaction():`` groups some. Otherwise psycopg begins a transaction with
+    the first statement and the caller commits. (Its pipeline mode would save round trips
+    but costs three times the CPU here.) Whatever is left open is rolled back, and the
+    connection goes back as the session expects it. A connection lost on the way is
+    dropped from the pool and answers 503 ``database_unavailable``, like the session's
+    statements do (``backend.errors``)."""
     fairy = db.engine.raw_connection()
     conn: psycopg.Connection = fairy.driver_connection
     try:
@@ -119,9 +113,43 @@ def fetch_all(driver_statement: ClauseElement, statement: ClauseElement, params:
     on the driver on PostgreSQL, ``statement`` (the same query, e.g. with an expanding
     ``IN``) through SQLAlchemy elsewhere."""
     if usable():
-        with _pooled(autocommit=True) as conn:
+        with pooled_connection(autocommit=True) as conn:
             return execute(conn, driver_statement, params).fetchall()
     from backend.services.tx import autocommit_reads
 
     with autocommit_reads() as connection:
         return connection.execute(statement, params).all()
+
+
+_row_readers: dict[type, tuple[ClauseElement, list[tuple[str, Any]]]] = {}
+
+
+def get_detached(model: type, primary_key: int):
+    """One row of ``model`` by primary key as a detached instance (``None`` if absent),
+    read on the driver: the ORM's identity-map load costs several times the query.
+    ``session.merge(instance, load=False)`` makes it persistent without a query."""
+    reader = _row_readers.get(model)
+    if reader is None:
+        mapper = inspect(model)
+        table = mapper.local_table
+        statement = select(*(a.columns[0] for a in mapper.column_attrs)).where(
+            table.primary_key.columns[0] == bindparam("pk")
+        )
+        dialect = db.engine.dialect
+        columns = [
+            (attribute.key, attribute.columns[0].type.result_processor(dialect, None))
+            for attribute in mapper.column_attrs
+        ]
+        reader = _row_readers[model] = (statement, columns)
+    statement, columns = reader
+    rows = fetch_all(statement, statement, {"pk": primary_key})
+    if not rows:
+        return None
+    values = {
+        key: process(value) if process is not None and value is not None else value
+        for (key, process), value in zip(columns, rows[0], strict=True)
+    }
+    instance = inspect(model).class_manager.new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)
+    return instance

@@ -77,16 +77,22 @@ def create_deliveries(
 
 
 def reached_channels(
-    user_id: int, category: str, channels: tuple[str, ...] | None = None, conn=None
+    user_id: int,
+    category: str,
+    channels: tuple[str, ...] | None = None,
+    conn=None,
+    reserve: bool = True,
 ) -> list[str]:
     """The channels that reach this one user with the category's template (reserving
     what ``reaches`` reserves), in registry order. ``conn``: a hot path's driver
-    connection, inside the transaction that writes the notification."""
+    connection; ``reserve`` False: read only, ``ReservationNeeded`` if that cannot
+    decide (see ``Channel.reaches``)."""
     template = template_for(category)
     return [
         name
         for name, channel in CHANNELS.items()
-        if (channels is None or name in channels) and channel.reaches(user_id, template, conn)
+        if (channels is None or name in channels)
+        and channel.reaches(user_id, template, conn, reserve)
     ]
 
 

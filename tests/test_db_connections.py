@@ -66,13 +66,13 @@ def test_the_driver_path_answers_503_on_a_lost_connection_then_recovers(make_app
         if not db_driver.usable():  # SQLite: the hot paths keep to the session
             assert db.engine.dialect.name == "sqlite"
             return
-        with db_driver.driver_transaction() as conn:
+        with db_driver.pooled_connection() as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
     _cut_the_pooled_connection(app)
     with app.app_context():
-        with pytest.raises(DatabaseUnavailable), db_driver.driver_transaction() as conn:
+        with pytest.raises(DatabaseUnavailable), db_driver.pooled_connection() as conn:
             conn.execute("SELECT 1")
-        with db_driver.driver_transaction() as conn:  # a fresh connection replaced it
+        with db_driver.pooled_connection() as conn:  # a fresh connection replaced it
             assert conn.execute("SELECT 1").fetchone() == (1,)
         # Handed back as the session expects it: no transaction left open.
         assert db.session.execute(text("SELECT 1")).scalar() == 1

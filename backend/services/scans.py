@@ -40,6 +40,7 @@ from backend.services.certificate_store import (
 )
 from backend.services.tx import transactional
 from backend.token_store import CounterExceeded
+from notifications.channels.base import ReservationNeeded
 from notifications.outbox import notification_insert, queued_deliveries, reached_channels
 from notifications.queue import enqueue_committed
 from notifications.service import notification_values, notify
@@ -352,11 +353,11 @@ def _record(
     purpose: str,
 ) -> ScanOutcome:
     """Load, verify and disclose, then write the usage records and the holder's
-    notification in one transaction: on PostgreSQL on the bare driver (``backend.db_driver``:
-    the load, the channels' look-up and one statement for every write), elsewhere through
-    the session."""
+    notification together: on PostgreSQL on the bare driver (``backend.db_driver``: the
+    load, the channels' look-up and one statement for every write), elsewhere in one
+    transaction of the session."""
     if db_driver.usable():
-        with db_driver.driver_transaction() as conn:
+        with db_driver.pooled_connection(autocommit=True) as conn:
             scan = _assess(
                 member, organisation, token, record, purpose, _load(record.certificate_ids, conn)
             )
@@ -377,15 +378,27 @@ def _record_on_session(member, organisation, token, record, purpose) -> ScanOutc
 
 def _write_on_driver(conn, scan: _Scan) -> list[int]:
     """Usage records, notification and deliveries in one statement, after the channels'
-    look-ups, in the transaction that loaded the certificates; the queued deliveries' ids.
+    look-ups; the queued deliveries' ids. ``conn`` is in autocommit: one statement is one
+    transaction, so the usual scan costs no BEGIN or COMMIT round trip. Only a channel
+    that must use up quota to decide (a one-time WeChat acceptance) makes it a
+    transaction of the look-ups and the statement.
 
     With ``SCAN_ASYNC_COMMIT`` the same statement lets its transaction commit without
     waiting for the WAL flush (``set_config(..., is_local)``, i.e. ``SET LOCAL``): a scan
     then costs no disk sync. A database crash can lose the last fraction of a second of
     usage records (never corrupt anything); what other transactions see is unchanged."""
     note = scan.notification
-    values = notification_values(**note)
-    reached = reached_channels(note["user_id"], note["category"], conn=conn)
+    try:
+        reached = reached_channels(note["user_id"], note["category"], conn=conn, reserve=False)
+    except ReservationNeeded:
+        with conn.transaction():
+            reached = reached_channels(note["user_id"], note["category"], conn=conn)
+            return _insert_scan(conn, scan, reached)
+    return _insert_scan(conn, scan, reached)
+
+
+def _insert_scan(conn, scan: _Scan, reached: list[str]) -> list[int]:
+    values = notification_values(**scan.notification)
     statement, params = notification_insert(values, reached)
     statement = _with_usage_rows(
         statement, len(scan.usage_rows), current_app.config["SCAN_ASYNC_COMMIT"]

@@ -27,6 +27,11 @@ class PermanentError(DeliveryError):
     """Trying again cannot help; the notification falls back to another channel."""
 
 
+class ReservationNeeded(Exception):
+    """``reaches(..., reserve=False)``: the answer depends on using up quota (a one-time
+    WeChat acceptance), which must happen in the transaction that writes the delivery."""
+
+
 class Channel(ABC):
     """A way of reaching a person. ``queued`` channels are sent by the worker."""
 
@@ -44,12 +49,14 @@ class Channel(ABC):
         Working in SQL rather than on lists keeps a 2,000-person batch one statement.
         """
 
-    def reaches(self, user_id: int, template: Template, conn=None) -> bool:
+    def reaches(self, user_id: int, template: Template, conn=None, reserve: bool = True) -> bool:
         """``recipients`` for one user, as a yes or no, in at most a couple of indexed
         look-ups: the path every single ``notify`` takes (a scan notifies one holder), so
         it must cost far less than the set-based statements built for campaigns. Same rule,
         same reservation; tests check that both forms agree. ``conn``: the bare driver
-        connection of a hot path's transaction (``backend.db_driver``), else the session."""
+        connection of a hot path (``backend.db_driver``), else the session. ``reserve``
+        False: only read; raise ``ReservationNeeded`` rather than reserve (the caller is
+        outside a transaction and retries inside one)."""
         return False
 
     def send(self, message: Message) -> str | None:

@@ -15,5 +15,5 @@ class InboxChannel(Channel):
     def recipients(self, users: Select, template: Template, *, fallback: bool = False):
         return None if fallback else true()  # everyone; as a fallback they already have it
 
-    def reaches(self, user_id: int, template: Template, conn=None) -> bool:
+    def reaches(self, user_id: int, template: Template, conn=None, reserve: bool = True) -> bool:
         return True

@@ -72,7 +72,7 @@ class SmsChannel(Channel):
             .where(User.id == Notification.user_id, Person.phone_cipher.is_not(None))
         )
 
-    def reaches(self, user_id: int, template: Template, conn=None) -> bool:
+    def reaches(self, user_id: int, template: Template, conn=None, reserve: bool = True) -> bool:
         if template.sms != "always" or get_sms_provider() is None:
             return False
         return first_row(_HAS_PHONE, {"user_id": user_id}, conn) is not None

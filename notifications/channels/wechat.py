@@ -18,6 +18,7 @@ from notifications.channels.base import (
     Channel,
     DeliveryError,
     PermanentError,
+    ReservationNeeded,
     RetryableError,
     first_row,
 )
@@ -96,7 +97,7 @@ class WeChatChannel(Channel):
         ).all()
         return or_(long_term, Notification.user_id.in_(reserved)) if reserved else long_term
 
-    def reaches(self, user_id: int, template: Template, conn=None) -> bool:
+    def reaches(self, user_id: int, template: Template, conn=None, reserve: bool = True) -> bool:
         if template.wechat is None:
             return False
         params = {"b_user_id": user_id, "b_template_id": template_id(template.wechat)}
@@ -105,6 +106,8 @@ class WeChatChannel(Channel):
             return False  # no openid, no subscription, or nothing left: the common case
         if found.long_term:
             return True
+        if not reserve:
+            raise ReservationNeeded()
         # Reserve one acceptance; of two concurrent events only those that get one reach.
         return first_row(_RESERVE_ONE, params, conn) is not None
 

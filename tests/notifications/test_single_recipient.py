@@ -10,12 +10,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from backend import clock
+from backend import clock, db_driver
 from backend.extensions import db
 from backend.models import Role
 from notifications.channels import CHANNELS
+from notifications.channels.base import ReservationNeeded
 from notifications.models import Delivery, Notification, WeChatSubscription
-from notifications.outbox import create_deliveries
+from notifications.outbox import create_deliveries, reached_channels
 from notifications.service import notify
 from notifications.templates import TEMPLATES, Template
 from tests.factories import create_user
@@ -114,3 +115,38 @@ def test_sms_always_reaches_only_people_with_a_phone(app):
         )
     ).all()
     assert reached == [with_phone.id]
+
+
+@pytest.mark.parametrize("category", sorted(TEMPLATES))
+def test_the_driver_look_up_reaches_whom_the_session_look_up_reaches(app, category):
+    """A scan decides its holder's channels on the bare driver, reading outside a
+    transaction first and reserving inside one only when it must (``ReservationNeeded``):
+    the same channels and the same acceptances used up as ``notify``'s look-up."""
+    by_session, by_driver = _users(category, "s"), _users(category, "d")
+    if not db_driver.usable():  # SQLite: scans notify through the session
+        assert db.engine.dialect.name == "sqlite"
+        return
+    expected = {state: reached_channels(uid, category) for state, uid in by_session.items()}
+    db.session.commit()
+    got = {}
+    with db_driver.pooled_connection(autocommit=True) as conn:
+        for state, user_id in by_driver.items():
+            try:
+                got[state] = reached_channels(user_id, category, conn=conn, reserve=False)
+            except ReservationNeeded:
+                with conn.transaction():
+                    got[state] = reached_channels(user_id, category, conn=conn)
+    assert got == expected
+    db.session.expire_all()
+
+    def left(users):
+        return {
+            state: db.session.scalars(
+                select(WeChatSubscription.one_time_remaining).where(
+                    WeChatSubscription.user_id == user_id
+                )
+            ).all()
+            for state, user_id in users.items()
+        }
+
+    assert left(by_driver) == left(by_session)
