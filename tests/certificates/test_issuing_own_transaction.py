@@ -1,0 +1,201 @@
+"""A certificate issued as a transaction of its own is durable, whole, or not there at all.
+
+On PostgreSQL such a call (an API request) is one statement in autocommit on a pooled
+connection, outside the request's session; elsewhere the session commits. The outcomes
+checked here are the same on both.
+"""
+
+import threading
+
+import pytest
+from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from backend.errors import UnprocessableEntity
+from backend.extensions import db
+from backend.models import Certificate, CertificateSeal, CertificateType, Department, Person
+from backend.services import certificate_types
+from backend.services.accounts import find_person
+from backend.services.certificate_store import format_serial, verify_certificate
+from tests.certificates.helpers import (
+    PERSON_FIELDS,
+    issue_body,
+    issue_to_person,
+    officer_of,
+    person_type,
+)
+from tests.factories import valid_id_number
+
+TWO_CONNECTIONS = {"pool_size": 2, "max_overflow": 0}
+
+
+def _caller(user):
+    """The account as a request holds it: loaded, outside any session, no transaction open."""
+    db.session.refresh(user)
+    db.session.expunge(user)
+    db.session.remove()
+    return user
+
+
+def _seen_by_another_worker(make_app, certificate_id):
+    """The certificate's serial and seal count as another process reads them (committed)."""
+    with make_app().app_context():
+        serial = db.session.scalar(
+            select(Certificate.serial).where(Certificate.id == certificate_id)
+        )
+        seals = db.session.scalar(
+            select(func.count()).where(CertificateSeal.certificate_id == certificate_id)
+        )
+        return serial, seals
+
+
+def _counts():
+    """Certificates and persons, in a transaction of their own."""
+    db.session.remove()
+    counts = (
+        db.session.scalar(select(func.count(Certificate.id))),
+        db.session.scalar(select(func.count(Person.id))),
+    )
+    db.session.remove()
+    return counts
+
+
+def test_a_certificate_is_committed_when_the_call_returns_and_usable_by_the_caller(app, make_app):
+    cert_type = person_type()
+    code, officer = cert_type.code, _caller(officer_of(cert_type.department))
+    issue_to_person(officer, code)  # this worker now has the type's profile
+    db.session.remove()  # a new request
+    certificate = issue_to_person(officer, code)
+    assert _seen_by_another_worker(make_app, certificate.id) == (certificate.serial, 1)
+    # The object returned belongs to the caller's session: relationships load on demand.
+    assert db.session.get(Certificate, certificate.id) is certificate
+    assert certificate.type.code == code and certificate.status == "valid"
+    assert certificate.seals[0].department_id == officer.department_id
+    assert certificate.electronic_issued_at.utcoffset().total_seconds() == 0
+    assert verify_certificate(certificate).ok
+
+
+def test_changes_pending_in_the_callers_session_are_committed_with_the_certificate(app, make_app):
+    cert_type = person_type()
+    code, officer = cert_type.code, _caller(officer_of(cert_type.department))
+    issue_to_person(officer, code)
+    db.session.remove()
+    db.session.add(Department(code="pending", name="待提交部门"))
+    certificate = issue_to_person(officer, code)
+    with make_app().app_context():
+        assert db.session.scalar(select(Department.name).where(Department.code == "pending"))
+    assert _seen_by_another_worker(make_app, certificate.id)[1] == 1
+
+
+def test_a_refusal_after_a_stale_profile_leaves_no_holder_behind(app, make_app):
+    cert_type = person_type()
+    code, officer = cert_type.code, _caller(officer_of(cert_type.department))
+    issue_to_person(officer, code)
+    card = {"name": "卡号", "type": "text", "required": True}
+    with make_app().app_context():
+        certificate_types.update_type(code, {"fields": PERSON_FIELDS + [card]})
+    db.session.remove()
+    before = _counts()
+    id_number = valid_id_number()
+    with pytest.raises(UnprocessableEntity) as refused:
+        issue_to_person(officer, code, id_number)  # valid for this worker's stale copy of the type
+    assert refused.value.field == "卡号"
+    assert _counts() == before
+    assert find_person(id_number) is None
+
+
+@pytest.mark.parametrize("session_in_use", [False, True])
+def test_a_statement_that_fails_half_way_writes_nothing(app, session_in_use):
+    """With the request's session unused so far (on PostgreSQL: one statement in autocommit)
+    or already reading (the certificate is written in the session's transaction)."""
+    cert_type = person_type()
+    code, officer = cert_type.code, _caller(officer_of(cert_type.department))
+    first = issue_to_person(officer, code)
+    type_id, (_, _, year, seq, _) = first.type_id, first.serial.split("-")
+    cert_type = db.session.get(CertificateType, type_id)
+    taken = format_serial(cert_type.department, cert_type, int(year), int(seq) + 1)
+    # The next serial this worker hands out is already in use: the insert must fail.
+    db.session.execute(
+        update(Certificate).where(Certificate.serial == first.serial).values(serial=taken)
+    )
+    db.session.commit()
+    db.session.remove()
+    before = _counts()
+    id_number = valid_id_number()
+    if session_in_use:
+        assert db.session.get(CertificateType, type_id).code == code
+    with pytest.raises(IntegrityError):
+        issue_to_person(officer, code, id_number)
+    db.session.rollback()
+    assert _counts() == before
+    assert find_person(id_number) is None  # the new holder went with the certificate
+
+
+def test_two_workers_issuing_at_once_hand_out_distinct_serials(app, make_app):
+    cert_type = person_type()
+    code, officer = cert_type.code, _caller(officer_of(cert_type.department))
+    workers = [make_app(), make_app()]
+    barrier, serials, failures = threading.Barrier(2), [], []
+
+    def issue_many(worker):
+        with worker.app_context():
+            try:
+                barrier.wait()
+                for _ in range(12):
+                    serials.append(issue_to_person(officer, code).serial)
+                    db.session.remove()
+            except Exception as error:  # reported below, with the thread's own traceback
+                failures.append(error)
+
+    threads = [threading.Thread(target=issue_many, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    assert len(serials) == len(set(serials)) == 24
+    assert _counts()[0] == 24
+
+
+def test_a_connection_lost_while_issuing_answers_503_then_recovers(make_app, api):
+    cert_type = person_type()
+    officer = officer_of(cert_type.department)
+    app = make_app(DB_PING_IDLE_S=3600, SQLALCHEMY_ENGINE_OPTIONS=TWO_CONNECTIONS)
+    client = app.test_client()
+    token = api.login(officer)
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(2):  # the caller and the type are cached by this worker from now on
+        response = client.post(
+            "/api/mp/v1/certificates", json=issue_body(cert_type), headers=headers
+        )
+        assert response.status_code == 201, response.get_json()
+    _cut_every_pooled_connection(app)
+
+    body = issue_body(cert_type)
+    lost = client.post("/api/mp/v1/certificates", json=body, headers=headers)
+    assert lost.status_code == 503
+    assert lost.get_json()["error"]["code"] == "database_unavailable"
+    assert find_person(body["holder"]["id_number"]) is None
+    again = client.post("/api/mp/v1/certificates", json=body, headers=headers)
+    assert again.status_code == 201, again.get_json()
+    assert again.get_json()["verified"] is True
+
+
+def _cut_every_pooled_connection(app) -> None:
+    """Check both pooled connections out, note who they are, return them, then kill them."""
+    with app.app_context():
+        engine = db.engine
+        held = [engine.raw_connection() for _ in range(TWO_CONNECTIONS["pool_size"])]
+        drivers = [connection.driver_connection for connection in held]
+        for connection in held:
+            connection.close()
+        if engine.dialect.name != "postgresql":
+            for driver in drivers:
+                driver.close()
+            return
+        admin = create_engine(engine.url)
+        with admin.begin() as conn:
+            for driver in drivers:
+                pid = driver.info.backend_pid
+                assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        admin.dispose()
