@@ -27,7 +27,6 @@ issuing a type, so a worker that issues rarely wastes few numbers.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import threading
@@ -37,11 +36,11 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
 
 from backend import clock
+from backend.db_pool import as_sqlalchemy_errors
 from backend.errors import UnprocessableEntity
 from backend.extensions import db
 from backend.models import Certificate, CertificateSeal, CertificateType, SealKey
@@ -270,7 +269,9 @@ def _store_fast(profile: IssuingProfile, data: IssueData, checked: bool):
     serial = _next_serial(profile, now.year)
     # The session's own connection and transaction, driven through psycopg directly.
     fairy = db.session.connection().connection
-    with _as_sqlalchemy_errors(fairy):
+    # A lost connection empties the pool, as SQLAlchemy does for its own statements.
+    lost = functools.partial(db.engine.pool._invalidate, fairy)
+    with as_sqlalchemy_errors(db.engine, fairy.driver_connection, lost):
         certificate = _write(
             profile,
             data,
@@ -285,64 +286,26 @@ def _store_fast(profile: IssuingProfile, data: IssueData, checked: bool):
 
 
 def store_autocommit(profile: IssuingProfile, data: IssueData):
-    """Like ``store``, as a transaction of its own: the one statement on a pooled connection
-    in autocommit (atomic and durable by itself, one round trip, no BEGIN or COMMIT).
+    """Like ``store``, as a transaction of its own: the one statement in autocommit on this
+    thread's own connection (``db_pool.OwnAutocommitConnections``), atomic and durable by
+    itself: one round trip, no BEGIN or COMMIT.
 
     The caller's session is not involved, except that the Certificate returned joins it.
     """
     now = clock.now()
-    serial = _next_serial(profile, now.year)  # before the checkout: it may need a connection
-    with _autocommit_driver() as driver:
+    serial = _next_serial(profile, now.year)
+    with current_app.extensions["own_autocommit_connections"].cursor() as cursor:
         certificate = _write(
             profile,
             data,
             now,
             serial,
             False,
-            lambda sql, params: driver.execute(sql, params).fetchone(),
+            lambda sql, params: cursor.execute(sql, params).fetchone(),
         )
     if certificate is not None:
         db.session.add(certificate)
     return certificate
-
-
-@contextlib.contextmanager
-def _autocommit_driver():
-    """A pooled connection's psycopg connection, in autocommit until it goes back."""
-    fairy = db.engine.raw_connection()
-    driver = fairy.driver_connection
-    try:
-        with _as_sqlalchemy_errors(fairy):
-            driver.autocommit = True
-            try:
-                yield driver
-            finally:
-                if not driver.closed:
-                    driver.autocommit = False
-    finally:
-        fairy.close()
-
-
-@contextlib.contextmanager
-def _as_sqlalchemy_errors(fairy):
-    """psycopg errors raised as SQLAlchemy raises them for its own statements: a lost
-    connection empties the pool and answers 503 ``database_unavailable``."""
-    engine = db.engine
-    dbapi = engine.dialect.loaded_dbapi
-    try:
-        yield
-    except dbapi.Error as error:
-        disconnect = engine.dialect.is_disconnect(error, fairy.driver_connection, None)
-        if disconnect:  # what SQLAlchemy's Connection does on a disconnect
-            engine.pool._invalidate(fairy, error)
-        raise DBAPIError.instance(
-            None,
-            None,
-            error,
-            dbapi.Error,
-            connection_invalidated=disconnect,
-            dialect=engine.dialect,
-        ) from error
 
 
 def _write(

@@ -27,6 +27,8 @@ from tests.certificates.helpers import (
 from tests.factories import valid_id_number
 
 TWO_CONNECTIONS = {"pool_size": 2, "max_overflow": 0}
+ISSUE = "/api/mp/v1/certificates"
+APPLICATION_NAME = "test-lost-connection"  # PostgreSQL: tells this app's connections apart
 
 
 def _caller(user):
@@ -157,32 +159,59 @@ def test_two_workers_issuing_at_once_hand_out_distinct_serials(app, make_app):
     assert _counts()[0] == 24
 
 
+def _issuing_worker(make_app, api, cert_type, ping_idle_s=3600):
+    """A worker app (two pooled connections) that has issued; its caller's headers; a path
+    that reads the database."""
+    options = dict(TWO_CONNECTIONS)
+    if db.engine.dialect.name == "postgresql":
+        options["connect_args"] = {"application_name": APPLICATION_NAME}
+    app = make_app(DB_PING_IDLE_S=ping_idle_s, SQLALCHEMY_ENGINE_OPTIONS=options)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {api.login(officer_of(cert_type.department))}"}
+    for _ in range(2):  # the caller and the type are cached by this worker from now on
+        response = client.post(ISSUE, json=issue_body(cert_type), headers=headers)
+        assert response.status_code == 201, response.get_json()
+    return app, client, headers, "/api/mp/v1/department-certificates"
+
+
 def test_a_connection_lost_while_issuing_answers_503_then_recovers(make_app, api):
     cert_type = person_type()
-    officer = officer_of(cert_type.department)
-    app = make_app(DB_PING_IDLE_S=3600, SQLALCHEMY_ENGINE_OPTIONS=TWO_CONNECTIONS)
-    client = app.test_client()
-    token = api.login(officer)
-    headers = {"Authorization": f"Bearer {token}"}
-    for _ in range(2):  # the caller and the type are cached by this worker from now on
-        response = client.post(
-            "/api/mp/v1/certificates", json=issue_body(cert_type), headers=headers
-        )
-        assert response.status_code == 201, response.get_json()
-    _cut_every_pooled_connection(app)
+    app, client, headers, reading = _issuing_worker(make_app, api, cert_type)
+    _cut_every_connection(app)
 
     body = issue_body(cert_type)
-    lost = client.post("/api/mp/v1/certificates", json=body, headers=headers)
+    lost = client.post(ISSUE, json=body, headers=headers)
     assert lost.status_code == 503
     assert lost.get_json()["error"]["code"] == "database_unavailable"
     assert find_person(body["holder"]["id_number"]) is None
-    again = client.post("/api/mp/v1/certificates", json=body, headers=headers)
+    again = client.post(ISSUE, json=body, headers=headers)  # every connection replaced
     assert again.status_code == 201, again.get_json()
     assert again.get_json()["verified"] is True
 
 
-def _cut_every_pooled_connection(app) -> None:
-    """Check both pooled connections out, note who they are, return them, then kill them."""
+def test_once_a_lost_connection_was_answered_503_issuing_does_not_fail_again(make_app, api):
+    cert_type = person_type()
+    app, client, headers, reading = _issuing_worker(make_app, api, cert_type)
+    _cut_every_connection(app)
+
+    assert client.get(reading, headers=headers).status_code == 503
+    response = client.post(ISSUE, json=issue_body(cert_type), headers=headers)
+    assert response.status_code == 201, response.get_json()
+
+
+def test_an_idle_issuing_connection_is_pinged_and_replaced_before_use(make_app, api):
+    cert_type = person_type()
+    app, client, headers, _ = _issuing_worker(make_app, api, cert_type, ping_idle_s=0)
+    _cut_every_connection(app)
+
+    response = client.post(ISSUE, json=issue_body(cert_type), headers=headers)
+    assert response.status_code == 201, response.get_json()
+
+
+def _cut_every_connection(app) -> None:
+    """Kill every connection the app holds: both pooled ones, and (PostgreSQL) the issuing
+    thread's own. On SQLite, where issuing goes through the session, the pooled connections
+    are closed under the pool."""
     with app.app_context():
         engine = db.engine
         held = [engine.raw_connection() for _ in range(TWO_CONNECTIONS["pool_size"])]
@@ -195,7 +224,12 @@ def _cut_every_pooled_connection(app) -> None:
             return
         admin = create_engine(engine.url)
         with admin.begin() as conn:
-            for driver in drivers:
-                pid = driver.info.backend_pid
-                assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = :name"
+                ),
+                {"name": APPLICATION_NAME},
+            ).scalar()
         admin.dispose()
+        assert killed == 3  # the issuing connection and both pooled
