@@ -167,13 +167,17 @@ def bench_raw_commits_parallel(app, count: int = 2000, connections: int = 2) -> 
     return rate
 
 
-def _issue_range(app, start: int, stop: int) -> None:
+def _issue_requests(start: int, stop: int) -> list[tuple[int, str]]:
+    """Each certificate's sequence number and holder ID number, made before the clock starts."""
+    return [(n, id_number(5_000_000 + n)) for n in range(start, stop)]
+
+
+def _issue_range(app, requests: list[tuple[int, str]]) -> None:
     from backend.services.certificate_issuing import issue_certificate
 
     with app.app_context():
         try:
-            for n in range(start, stop):
-                number = id_number(5_000_000 + n)
+            for n, number in requests:
                 issue_certificate(
                     officer=None,
                     cert_type=ISSUE_TYPE,
@@ -202,9 +206,10 @@ def _issuing_worker(url, redis_url, start, stop, barrier, out) -> None:
             "REDIS_URL": redis_url,
         }
     )
+    requests = _issue_requests(start, stop)
     barrier.wait()
     began, cpu = time.time(), time.process_time()
-    _issue_range(app, start, stop)
+    _issue_range(app, requests)
     out.put((began, time.time(), time.process_time() - cpu))
     with app.app_context():
         db.engine.dispose()
@@ -230,13 +235,14 @@ def _backend_cpu_s(app) -> float:
 def bench_issuing(app, count: int, workers: int, offset: int) -> float:
     """Certificates per second, one transaction each, from ``workers`` processes at once."""
     if workers == 1:
+        requests = _issue_requests(offset, offset + count)
         postgres = (
             _backend_cpu_s(app)
             if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres")
             else 0.0
         )
         cpu, started = time.process_time(), time.perf_counter()
-        _issue_range(app, offset, offset + count)
+        _issue_range(app, requests)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         if postgres:
             postgres = _backend_cpu_s(app) - postgres

@@ -13,18 +13,27 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.errors import UnprocessableEntity
 from backend.extensions import db
-from backend.models import Certificate, CertificateSeal, CertificateType, Department, Person
+from backend.models import (
+    Certificate,
+    CertificateSeal,
+    CertificateType,
+    Company,
+    Department,
+    Person,
+)
 from backend.services import certificate_types
 from backend.services.accounts import find_person
-from backend.services.certificate_store import format_serial, verify_certificate
+from backend.services.certificate_issuing import issue_certificate
+from backend.services.certificate_store import format_serial, read_payload, verify_certificate
 from tests.certificates.helpers import (
     PERSON_FIELDS,
+    company_type,
     issue_body,
     issue_to_person,
     officer_of,
     person_type,
 )
-from tests.factories import valid_id_number
+from tests.factories import create_company, create_person, valid_credit_code, valid_id_number
 
 TWO_CONNECTIONS = {"pool_size": 2, "max_overflow": 0}
 ISSUE = "/api/mp/v1/certificates"
@@ -131,6 +140,49 @@ def test_a_statement_that_fails_half_way_writes_nothing(app, session_in_use):
     db.session.rollback()
     assert _counts() == before
     assert find_person(id_number) is None  # the new holder went with the certificate
+
+
+@pytest.mark.parametrize("session_in_use", [False, True])
+def test_a_person_known_under_another_name_is_refused_and_nothing_is_written(app, session_in_use):
+    cert_type = person_type()
+    code, officer = cert_type.code, _caller(officer_of(cert_type.department))
+    issue_to_person(officer, code)
+    id_number = valid_id_number()
+    create_person(name="李四", id_number=id_number)
+    before = _counts()
+    if session_in_use:
+        assert find_person(id_number).name == "李四"
+    with pytest.raises(UnprocessableEntity) as refused:
+        issue_to_person(officer, code, id_number)  # issued to 王小明
+    assert (refused.value.code, refused.value.field) == ("identity_mismatch", "name")
+    db.session.rollback()
+    assert _counts() == before
+
+
+@pytest.mark.parametrize("session_in_use", [False, True])
+def test_a_company_is_sealed_under_its_registered_name(app, session_in_use):
+    cert_type = company_type()
+    registered = create_company(name="杭州登记名称有限公司")
+    code, company_id, credit_code = cert_type.code, registered.id, registered.credit_code
+    officer = _caller(officer_of(cert_type.department))
+
+    def issue(credit_code, name):
+        return issue_certificate(
+            officer=officer,
+            cert_type=code,
+            holder={"name": name, "credit_code": credit_code},
+            fields={"名称": name, "统一社会信用代码": credit_code},
+            issued_on="2024-03-01",
+        )
+
+    issue(valid_credit_code(), "测试有限公司")
+    db.session.remove()
+    if session_in_use:
+        assert db.session.get(Company, company_id).name == "杭州登记名称有限公司"
+    certificate = issue(credit_code, "申报时的名称")
+    assert certificate.holder_company_id == company_id
+    assert read_payload(certificate)["holder"]["name"] == "杭州登记名称有限公司"
+    assert verify_certificate(certificate).ok
 
 
 def test_two_workers_issuing_at_once_hand_out_distinct_serials(app, make_app):
