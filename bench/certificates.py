@@ -191,7 +191,7 @@ def _issue_range(app, requests: list[tuple[int, str]]) -> None:
                     },
                     issued_on="2024-01-01",
                 )
-                db.session.remove()  # each call its own request: Flask-SQLAlchemy's teardown
+                db.session.expunge_all()  # each call as if it were its own request
         finally:
             db.session.remove()
 
