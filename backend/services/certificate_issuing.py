@@ -172,18 +172,17 @@ def issue_certificate(
     args = (officer, holder, fields, issued_on, expires_on, paper_issued_at)
     # Decided outside the transaction: only a call that is its own transaction goes fast.
     fast = issuing_writes.fast_path_usable()
-    if fast and session_untouched():
-        profile = issuing_profiles.cached(code)
-        if profile is not None:
-            try:
-                data = _checked_issue_data(profile, *args)
-            except (Forbidden, UnprocessableEntity):
-                data = None  # the refusal may come from a stale profile: decided below
-            if data is not None:
-                certificate = issuing_writes.store_autocommit(profile, data)
-                if certificate is not None:
-                    return certificate
-            return _issue(fast, code, args, fresh=True)  # stale: nothing was written
+    profile = issuing_profiles.cached(code) if fast else None
+    if profile is not None:
+        try:
+            data = _checked_issue_data(profile, *args)
+        except (Forbidden, UnprocessableEntity):
+            return _issue(fast, code, args, fresh=True)  # the refusal may come from a stale profile
+        # Asked after validating: refreshing an expired officer begins a session transaction.
+        if session_untouched():
+            certificate = issuing_writes.store_autocommit(profile, data)
+            # None: the profile was stale and nothing was written.
+            return certificate or _issue(fast, code, args, fresh=True)
     return _issue(fast, code, args, fresh=False)
 
 
