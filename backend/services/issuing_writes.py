@@ -6,10 +6,11 @@ holder, takes a serial, seals, and writes. Three ways, with the same result:
 - PostgreSQL, when the call is its own transaction and the request's session has not begun
   one (an API request): one statement finds or creates the holder (``INSERT ... ON CONFLICT
   DO NOTHING``), checks the cached profile is still true (the type's revision, every key
-  ``current``) and writes the certificate with its seals, in autocommit on a pooled
-  connection: one round trip, no BEGIN or COMMIT, atomic and durable as a statement is
-  (``store_autocommit``; the first call of a type in a worker reads its profile in the
-  session, as below). The serial comes from a block this worker reserved beforehand.
+  ``current``) and writes the certificate with its seals, in autocommit on the worker
+  thread's own connection (``db_pool.OwnAutocommitConnections``): one round trip, no BEGIN
+  or COMMIT, atomic and durable as a statement is (``store_autocommit``; the first call of a
+  type in a worker reads its profile in the session, as below). The serial comes from a
+  block this worker reserved beforehand.
 - PostgreSQL, when the call is its own transaction but the session already has one open
   (it has read something, or holds changes a commit must include): the same statement in
   the session's transaction, pipelined with its BEGIN, then the session commits.
