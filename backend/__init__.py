@@ -98,11 +98,14 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     from backend.token_store import build_token_store
 
     db.init_app(app)
-    from backend.db_pool import install_idle_ping
+    from backend.db_pool import OwnAutocommitConnections, install_idle_ping
 
     with app.app_context():
         for engine in db.engines.values():
             install_idle_ping(engine, app.config["DB_PING_IDLE_S"])
+        app.extensions["own_autocommit_connections"] = OwnAutocommitConnections(
+            db.engine, app.config["DB_PING_IDLE_S"]
+        )
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     login_manager.init_app(app)
     login_manager.login_view = "web.login"

@@ -5,7 +5,7 @@ Measures, in one run on one machine:
   a. issuing certificates one by one through the service layer
      (``certificate_issuing.issue_certificate``: validation, holder look-up and creation,
      serial allocation, encryption, sealing, one committed transaction per certificate),
-     with one caller and with two concurrent callers;
+     with one caller and with two and four concurrent callers (worker processes);
   b. importing a generated CSV through ``flask import-certificates`` (checking every row,
      bulk holder creation, block serials, sealing, encryption, multi-row inserts), then
      importing the same file again (every row found already imported).
@@ -136,7 +136,7 @@ def bench_raw_commits(app, count: int = 1000) -> float:
 
 def bench_raw_commits_parallel(app, count: int = 2000, connections: int = 2) -> float:
     """The same from ``connections`` threads at once (psycopg waits without the GIL): the
-    ceiling for two workers, with PostgreSQL able to flush both commits together."""
+    ceiling for that many workers, with PostgreSQL able to flush their commits together."""
     import threading
 
     with app.app_context():
@@ -167,13 +167,17 @@ def bench_raw_commits_parallel(app, count: int = 2000, connections: int = 2) -> 
     return rate
 
 
-def _issue_range(app, start: int, stop: int) -> None:
+def _issue_requests(start: int, stop: int) -> list[tuple[int, str]]:
+    """Each certificate's sequence number and holder ID number, made before the clock starts."""
+    return [(n, id_number(5_000_000 + n)) for n in range(start, stop)]
+
+
+def _issue_range(app, requests: list[tuple[int, str]]) -> None:
     from backend.services.certificate_issuing import issue_certificate
 
     with app.app_context():
         try:
-            for n in range(start, stop):
-                number = id_number(5_000_000 + n)
+            for n, number in requests:
                 issue_certificate(
                     officer=None,
                     cert_type=ISSUE_TYPE,
@@ -202,9 +206,10 @@ def _issuing_worker(url, redis_url, start, stop, barrier, out) -> None:
             "REDIS_URL": redis_url,
         }
     )
+    requests = _issue_requests(start, stop)
     barrier.wait()
     began, cpu = time.time(), time.process_time()
-    _issue_range(app, start, stop)
+    _issue_range(app, requests)
     out.put((began, time.time(), time.process_time() - cpu))
     with app.app_context():
         db.engine.dispose()
@@ -230,13 +235,14 @@ def _backend_cpu_s(app) -> float:
 def bench_issuing(app, count: int, workers: int, offset: int) -> float:
     """Certificates per second, one transaction each, from ``workers`` processes at once."""
     if workers == 1:
+        requests = _issue_requests(offset, offset + count)
         postgres = (
             _backend_cpu_s(app)
             if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres")
             else 0.0
         )
         cpu, started = time.process_time(), time.perf_counter()
-        _issue_range(app, offset, offset + count)
+        _issue_range(app, requests)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         if postgres:
             postgres = _backend_cpu_s(app) - postgres
@@ -367,18 +373,21 @@ def main() -> None:
             log(f"   raw single-row INSERT + COMMIT rate (SQLAlchemy Core): {commits:,.0f}/s")
             commits2 = bench_raw_commits_parallel(app)
             log(f"   the same from 2 connections at once: {commits2:,.0f}/s")
+            commits4 = bench_raw_commits_parallel(app, 4000, 4)
+            log(f"   the same from 4 connections at once: {commits4:,.0f}/s")
             one = bench_issuing(app, args.issue, 1, 0)
             log(
                 f"a. issue {args.issue:,} one by one, 1 process: {one:,.0f} certificates/s "
                 f"({one / sign_rate:.3f} of the raw sign rate, "
                 f"{one / commits:.2f} of the commit rate)"
             )
-            two = bench_issuing(app, args.issue, 2, args.issue)
-            log(
-                f"   issue {args.issue:,} one by one, 2 processes: {two:,.0f} certificates/s "
-                f"({two / sign_rate:.3f} of the raw sign rate, "
-                f"{two / commits2:.2f} of the 2-connection commit rate)"
-            )
+            for workers, ceiling in ((2, commits2), (4, commits4)):
+                rate = bench_issuing(app, args.issue, workers, args.issue * (workers - 1))
+                log(
+                    f"   issue {args.issue:,} one by one, {workers} processes: "
+                    f"{rate:,.0f} certificates/s ({rate / sign_rate:.3f} of the raw sign rate, "
+                    f"{rate / ceiling:.2f} of the {workers}-connection commit rate)"
+                )
 
         if args.import_rows:
             with tempfile.TemporaryDirectory() as tmp:

@@ -45,7 +45,7 @@ from backend.services.certificate_types import (
     issuing_department,
     joint_departments,
 )
-from backend.services.tx import transactional
+from backend.services.tx import session_untouched, transactional
 from notifications.service import notify
 
 # The fields that repeat the holder's identifier; they must agree with the holder.
@@ -165,41 +165,34 @@ def issue_certificate(
     The type, its issuer and the signing keys come from this worker's cache
     (``issuing_profiles``); the statement that stores the certificate checks the cache is
     still true, and a stale profile, or a refusal based on one, is re-read and tried again.
+    A call that is its own transaction, with the profile cached, is one statement in
+    autocommit (``issuing_writes.store_autocommit``); anything else goes through the session.
     """
+    code = cert_type if isinstance(cert_type, str) else cert_type.code
+    args = (officer, holder, fields, issued_on, expires_on, paper_issued_at)
     # Decided outside the transaction: only a call that is its own transaction goes fast.
     fast = issuing_writes.fast_path_usable()
-    return _issue(
-        fast,
-        officer=officer,
-        cert_type=cert_type,
-        holder=holder,
-        fields=fields,
-        issued_on=issued_on,
-        expires_on=expires_on,
-        paper_issued_at=paper_issued_at,
-    )
+    profile = issuing_profiles.cached(code) if fast else None
+    if profile is not None:
+        try:
+            data = _checked_issue_data(profile, *args)
+        except (Forbidden, UnprocessableEntity):
+            return _issue(fast, code, args, fresh=True)  # the refusal may come from a stale profile
+        # Asked after validating: refreshing an expired officer begins a session transaction.
+        if session_untouched():
+            certificate = issuing_writes.store_autocommit(profile, data)
+            # None: the profile was stale and nothing was written.
+            return certificate or _issue(fast, code, args, fresh=True)
+    return _issue(fast, code, args, fresh=False)
 
 
 @transactional
-def _issue(
-    fast: bool,
-    *,
-    officer: User | None,
-    cert_type: CertificateType | str,
-    holder: dict[str, Any],
-    fields: Any,
-    issued_on: Any,
-    expires_on: Any,
-    paper_issued_at: Any,
-) -> Certificate:
-    code = cert_type if isinstance(cert_type, str) else cert_type.code
-    fresh = False
+def _issue(fast: bool, code: str, args: tuple, *, fresh: bool) -> Certificate:
+    """``fresh``: read the profile in this transaction from the start."""
     while True:
         profile = issuing_profiles.get(code, fresh=fresh)
         try:
-            data = _checked_issue_data(
-                profile, officer, holder, fields, issued_on, expires_on, paper_issued_at
-            )
+            data = _checked_issue_data(profile, *args)
         except (Forbidden, UnprocessableEntity):
             if fresh:
                 raise

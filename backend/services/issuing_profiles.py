@@ -106,6 +106,11 @@ def build(cert_type: CertificateType) -> IssuingProfile:
     )
 
 
+def cached(code: str) -> IssuingProfile | None:
+    """This worker's profile of a type, if it has one (no database access)."""
+    return _cache().get(code)
+
+
 def get(code: str, *, fresh: bool = False) -> IssuingProfile:
     """The cached profile of a type (404 for an unknown type); ``fresh`` re-reads it."""
     cache = _cache()

@@ -1,13 +1,19 @@
 """Storing one issued certificate in as few statements as the database allows.
 
 ``certificate_issuing.issue_certificate`` validates; this module finds or creates the
-holder, takes a serial, seals, and writes. Two ways, with the same result:
+holder, takes a serial, seals, and writes. Three ways, with the same result:
 
-- PostgreSQL, when the call is its own transaction (an API request): the holder is found or
-  created by one ``INSERT ... ON CONFLICT DO NOTHING`` statement, the serial comes from a
-  block this worker reserved beforehand, and the certificate with its seals is written by
-  one statement that also checks the cached profile is still true (the type's revision,
-  every key ``current``). Two statements and the commit per certificate.
+- PostgreSQL, when the call is its own transaction and the request's session has not begun
+  one (an API request): one statement finds or creates the holder (``INSERT ... ON CONFLICT
+  DO NOTHING``), checks the cached profile is still true (the type's revision, every key
+  ``current``) and writes the certificate with its seals, in autocommit on the worker
+  thread's own connection (``db_pool.OwnAutocommitConnections``): one round trip, no BEGIN
+  or COMMIT, atomic and durable as a statement is (``store_autocommit``; the first call of a
+  type in a worker reads its profile in the session, as below). The serial comes from a
+  block this worker reserved beforehand.
+- PostgreSQL, when the call is its own transaction but the session already has one open
+  (it has read something, or holds changes a commit must include): the same statement in
+  the session's transaction, pipelined with its BEGIN, then the session commits.
 - Otherwise (SQLite, or a call inside a larger transaction, such as the seed): the profile
   is checked by one query first, then the ORM path of ``certificate_store``, with the serial
   taken from the counter row in the caller's transaction (gap-free).
@@ -35,6 +41,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
 
 from backend import clock
+from backend.db_pool import as_sqlalchemy_errors
 from backend.errors import UnprocessableEntity
 from backend.extensions import db
 from backend.models import Certificate, CertificateSeal, CertificateType, SealKey
@@ -116,15 +123,18 @@ RETURNING last
 """
 
 # The holder (found, or created when new), the certificate and its seals in one statement.
-# The certificate is written only if the holder's stored name is the one that was signed
-# (a person's must match anyway: identity_mismatch) and, unless the profile was read in
-# this transaction, if the cache check holds: the type still at the profile's revision and
-# every key the profile signed with still current. The holder row tells the caller why not.
+# Nothing is written unless the cache check holds (or the profile was read in this
+# transaction): the type still at the profile's revision and every key the profile signed
+# with still current. The certificate is written only if the holder's stored name is the one
+# that was signed (a person's must match anyway: identity_mismatch). The first row tells
+# the caller which of these failed.
 _HOLDER_SQL = {
     "person": """
     h_ins AS (
         INSERT INTO persons (name, id_number_cipher, id_number_hash, created_at)
-        VALUES (%(holder_name)s, %(holder_cipher)s, %(holder_key)s, %(now)s)
+        SELECT %(holder_name)s::varchar, %(holder_cipher)s::bytea, %(holder_key)s::varchar,
+            %(now)s::timestamp
+        FROM ok WHERE ok.ok
         ON CONFLICT (id_number_hash) DO NOTHING
         RETURNING id, name
     ), h AS (
@@ -135,7 +145,8 @@ _HOLDER_SQL = {
     "company": """
     h_ins AS (
         INSERT INTO companies (name, credit_code, created_at)
-        VALUES (%(holder_name)s, %(holder_key)s, %(now)s)
+        SELECT %(holder_name)s::varchar, %(holder_key)s::varchar, %(now)s::timestamp
+        FROM ok WHERE ok.ok
         ON CONFLICT (credit_code) DO NOTHING
         RETURNING id, name
     ), h AS (
@@ -145,7 +156,14 @@ _HOLDER_SQL = {
     )""",
 }
 _INSERT_SQL = """
-WITH {holder}, c AS (
+WITH ok AS (
+    SELECT %(checked)s::boolean OR (
+        (SELECT revision FROM certificate_types WHERE id = %(type_id)s::integer)
+            = %(revision)s::varchar
+        AND (SELECT count(*) FROM seal_keys WHERE key_id IN ({key_ids}) AND status = 'current')
+            = {key_count}
+    ) AS ok
+), {holder}, c AS (
     INSERT INTO certificates (
         serial, type_id, department_id, holder_person_id, holder_company_id,
         payload_cipher, payload_digest, status, issued_on, expires_on, paper_issued_at,
@@ -156,13 +174,8 @@ WITH {holder}, c AS (
         %(payload_cipher)s::bytea, %(payload_digest)s::varchar, 'valid', %(issued_on)s::date,
         %(expires_on)s::date, %(paper_issued_at)s::timestamp, %(now)s::timestamp,
         %(issued_in_sync)s::boolean, 1, 'issued', %(issued_by_id)s::integer, %(now)s::timestamp
-    FROM h
-    WHERE h.name = %(holder_name)s AND (%(checked)s::boolean OR (
-        (SELECT revision FROM certificate_types WHERE id = %(type_id)s::integer)
-            = %(revision)s::varchar
-        AND (SELECT count(*) FROM seal_keys WHERE key_id IN ({key_ids}) AND status = 'current')
-            = {key_count}
-    ))
+    FROM h, ok
+    WHERE ok.ok AND h.name = %(holder_name)s
     RETURNING id
 ), s AS (
     INSERT INTO certificate_seals (certificate_id, department_id, key_id, algorithm, signature)
@@ -170,7 +183,7 @@ WITH {holder}, c AS (
     FROM c, (VALUES {seal_rows}) AS v(department_id, key_id, algorithm, signature)
     RETURNING 1
 )
-SELECT (SELECT id FROM c), h.id, h.name FROM h
+SELECT ok.ok, (SELECT id FROM c), h.id, h.name FROM ok LEFT JOIN h ON true
 """
 
 
@@ -255,14 +268,63 @@ def _execute_one(driver, sql: str, params: dict[str, Any]):
 def _store_fast(profile: IssuingProfile, data: IssueData, checked: bool):
     now = clock.now()
     serial = _next_serial(profile, now.year)
+    # The session's own connection and transaction, driven through psycopg directly.
+    fairy = db.session.connection().connection
+    # A lost connection empties the pool, as SQLAlchemy does for its own statements.
+    lost = functools.partial(db.engine.pool._invalidate, fairy)
+    with as_sqlalchemy_errors(db.engine, fairy.driver_connection, lost):
+        certificate = _write(
+            profile,
+            data,
+            now,
+            serial,
+            checked,
+            lambda sql, params: _execute_one(fairy.driver_connection, sql, params),
+        )
+    if certificate is not None:
+        db.session.add(certificate)
+    return certificate
+
+
+def store_autocommit(profile: IssuingProfile, data: IssueData):
+    """Like ``store``, as a transaction of its own: the one statement in autocommit on this
+    thread's own connection (``db_pool.OwnAutocommitConnections``), atomic and durable by
+    itself: one round trip, no BEGIN or COMMIT.
+
+    The caller's session is not involved, except that the Certificate returned joins it.
+    """
+    now = clock.now()
+    serial = _next_serial(profile, now.year)
+    with current_app.extensions["own_autocommit_connections"].cursor() as cursor:
+        certificate = _write(
+            profile,
+            data,
+            now,
+            serial,
+            False,
+            lambda sql, params: cursor.execute(sql, params).fetchone(),
+        )
+    if certificate is not None:
+        db.session.add(certificate)
+    return certificate
+
+
+def _write(
+    profile: IssuingProfile,
+    data: IssueData,
+    now: datetime,
+    serial: str,
+    checked: bool,
+    execute,
+):
+    """Seal and write with ``execute(sql, params) -> first row``; the detached Certificate,
+    or None when the cache check failed (nothing written)."""
     cipher = get_cipher()
     person = data.holder_kind == "person"
     holder_params = {
         "holder_key": cipher.index(data.identifier) if person else data.identifier,
         "holder_cipher": cipher.encrypt_text(data.identifier) if person else None,
     }
-    # The session's own connection and transaction, driven through psycopg directly.
-    driver = db.session.connection().connection.driver_connection
     signed_name = data.holder_name
     for _ in range(3):
         holder = {"kind": data.holder_kind, "id": data.identifier, "name": signed_name}
@@ -279,8 +341,7 @@ def _store_fast(profile: IssuingProfile, data: IssueData, checked: bool):
             "issued_in_sync": issued_in_sync(profile, data.paper_issued_at, now),
             "issued_by_id": data.issued_by_id,
         }
-        row = _execute_one(
-            driver,
+        row = execute(
             insert_sql(data.holder_kind, len(profile.sealers)),
             dict(
                 values,
@@ -293,13 +354,13 @@ def _store_fast(profile: IssuingProfile, data: IssueData, checked: bool):
                 revision=profile.revision,
             ),
         )
-        if row is None:  # the holder was created by a transaction newer than this snapshot
+        usable, certificate_id, holder_id, stored_name = row
+        if not usable:
+            return None  # the cache check failed: nothing was written
+        if holder_id is None:  # created by a transaction newer than this statement's snapshot
             continue
-        certificate_id, holder_id, stored_name = row
         if certificate_id is not None:
             break
-        if stored_name == signed_name:
-            return None  # the cache check failed: nothing was written
         if person:
             raise UnprocessableEntity(
                 "姓名与公民身份号码不一致", code="identity_mismatch", field="name"
@@ -309,7 +370,7 @@ def _store_fast(profile: IssuingProfile, data: IssueData, checked: bool):
         raise RuntimeError("could not find or create the holder")
     values["holder_person_id"] = holder_id if person else None
     values["holder_company_id"] = None if person else holder_id
-    # The row as written, known to the session without reading it back (seals load lazily).
+    # The row as written, without reading it back (seals load lazily once in a session).
     # Set as a query would load it (no attribute events: nothing here is a change to flush).
     certificate = _CERTIFICATE_MANAGER.new_instance()
     certificate.__dict__.update(
@@ -325,9 +386,11 @@ def _store_fast(profile: IssuingProfile, data: IssueData, checked: bool):
         revocation_reason=None,
         import_id=None,
         created_at=now,
+        paper_issued_at=None
+        if data.paper_issued_at is None
+        else data.paper_issued_at.astimezone(UTC),
     )
     make_transient_to_detached(certificate)
-    db.session.add(certificate)
     return certificate
 
 

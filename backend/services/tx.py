@@ -7,9 +7,13 @@ import functools
 from collections.abc import Iterator
 
 from flask import current_app
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
+from sqlalchemy.orm import Session
 
 from backend.extensions import db
+
+# session.info key: a database transaction is open on one of the session's connections.
+_DATABASE_TRANSACTION = "certfree.database_transaction"
 
 
 def transactional(fn):
@@ -35,6 +39,27 @@ def transactional(fn):
             info["in_transaction"] = False
 
     return wrapper
+
+
+@event.listens_for(Session, "after_begin")
+def _database_transaction_begun(session: Session, transaction, connection) -> None:
+    session.info[_DATABASE_TRANSACTION] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost one: committed, rolled back or closed
+        session.info.pop(_DATABASE_TRANSACTION, None)
+
+
+def session_untouched() -> bool:
+    """This request's session has nothing that committing it would write: no database
+    transaction begun and no pending change. (An object merged without a query, such as the
+    cached caller, starts no database transaction.)"""
+    session = db.session()
+    return not (
+        session.info.get(_DATABASE_TRANSACTION) or session.new or session.dirty or session.deleted
+    )
 
 
 @contextlib.contextmanager

@@ -54,6 +54,20 @@ def person_fields(id_number: str, name: str = "王小明", **changes: Any) -> di
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def issue_to_person(officer, code: str, id_number: str | None = None, **field_changes: Any):
+    """Issue a certificate of a person-held type through the service, as a request would."""
+    from backend.services.certificate_issuing import issue_certificate
+
+    id_number = id_number or valid_id_number()
+    return issue_certificate(
+        officer=officer,
+        cert_type=code,
+        holder={"name": "王小明", "id_number": id_number},
+        fields=person_fields(id_number, **field_changes),
+        issued_on="2024-03-01",
+    )
+
+
 def issue_body(cert_type, id_number: str | None = None, name: str = "王小明", **extra: Any):
     id_number = id_number or valid_id_number()
     body = {
