@@ -11,17 +11,15 @@ PostgreSQL only: callers keep their ordinary session path for SQLite.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+from flask import current_app
 from psycopg.rows import namedtuple_row
 from sqlalchemy import ARRAY, Integer, String, TypeDecorator, bindparam, cast, inspect, select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql import ClauseElement
 
-from backend.errors import DatabaseUnavailable
 from backend.extensions import db
 
 _compiled: dict[int, tuple[ClauseElement, str, dict[str, Any], dict[str, Any]]] = {}
@@ -31,33 +29,13 @@ def usable() -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
-@contextlib.contextmanager
-def pooled_connection(autocommit: bool = False) -> Iterator[psycopg.Connection]:
-    """A pooled connection (the session's pool: same idle ping, same limits), in
-    autocommit if asked: each statement is then its own transaction and
-    ``with conn.transaction():`` groups some. Otherwise psycopg begins a transaction with
-    the first statement and the caller commits. (Its pipeline mode would save round trips
-    but costs three times the CPU here.) Whatever is left open is rolled back, and the
-    connection goes back as the session expects it. A connection lost on the way is
-    dropped from the pool and answers 503 ``database_unavailable``, like the session's
-    statements do (``backend.errors``)."""
-    fairy = db.engine.raw_connection()
-    conn: psycopg.Connection = fairy.driver_connection
-    try:
-        if autocommit:
-            conn.autocommit = True
-        yield conn
-    except psycopg.OperationalError as exc:
-        if conn.broken or conn.closed:
-            fairy.invalidate(exc)
-        raise DatabaseUnavailable() from exc
-    finally:
-        if not (conn.broken or conn.closed):
-            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                conn.rollback()
-            if autocommit:
-                conn.autocommit = False  # as the session expects it
-        fairy.close()
+def connection():
+    """This worker thread's own autocommit connection (``db_pool.OwnAutocommitConnections``,
+    shared with issuing): no pool checkout, no autocommit switch, no reset per use. One
+    statement is one transaction; ``with conn.transaction():`` groups several. Driver
+    errors come out as SQLAlchemy's, so a lost connection answers 503
+    ``database_unavailable`` like the session's statements (``backend.errors``)."""
+    return current_app.extensions["own_autocommit_connections"].connection()
 
 
 class IdList(TypeDecorator):
@@ -113,12 +91,12 @@ def fetch_all(driver_statement: ClauseElement, statement: ClauseElement, params:
     on the driver on PostgreSQL, ``statement`` (the same query, e.g. with an expanding
     ``IN``) through SQLAlchemy elsewhere."""
     if usable():
-        with pooled_connection(autocommit=True) as conn:
+        with connection() as conn:
             return execute(conn, driver_statement, params).fetchall()
     from backend.services.tx import autocommit_reads
 
-    with autocommit_reads() as connection:
-        return connection.execute(statement, params).all()
+    with autocommit_reads() as session_connection:
+        return session_connection.execute(statement, params).all()
 
 
 _row_readers: dict[type, tuple[ClauseElement, list[tuple[str, Any]]]] = {}

@@ -82,6 +82,18 @@ class OwnAutocommitConnections:
     @contextlib.contextmanager
     def cursor(self) -> Iterator[Any]:
         """This thread's cursor; driver errors come out as SQLAlchemy's (503 when lost)."""
+        with self._using() as own:
+            yield own.cursor
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Any]:
+        """This thread's psycopg connection itself, in autocommit (``conn.transaction()``
+        groups statements), for callers with cursors of their own; errors as ``cursor``."""
+        with self._using() as own:
+            yield own.driver
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[_OwnConnection]:
         own = self._current()
 
         def lost(error: BaseException) -> None:
@@ -91,7 +103,7 @@ class OwnAutocommitConnections:
 
         try:
             with as_sqlalchemy_errors(self.engine, own.driver, lost):
-                yield own.cursor
+                yield own
         finally:
             own.used = time.monotonic()
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from backend import db_driver
-from backend.errors import DatabaseUnavailable
 from backend.extensions import db
 
 PATH = "/api/mp/v1/certificate-types"
@@ -60,19 +60,23 @@ def test_an_idle_connection_is_pinged_and_replaced_before_use(make_app, seeded):
 
 
 def test_the_driver_path_answers_503_on_a_lost_connection_then_recovers(make_app, seeded):
-    """Hot paths on the bare driver (``backend.db_driver``) share the pool and its rules."""
-    app = make_app(DB_PING_IDLE_S=3600, SQLALCHEMY_ENGINE_OPTIONS=ONE_CONNECTION)
+    """Hot paths on the bare driver (``backend.db_driver``: the worker thread's own
+    connection) follow the pool's rules: lost while busy, 503, then a fresh one."""
+    app = make_app(DB_PING_IDLE_S=3600)
     with app.app_context():
         if not db_driver.usable():  # SQLite: the hot paths keep to the session
             assert db.engine.dialect.name == "sqlite"
             return
-        with db_driver.pooled_connection() as conn:
+        with db_driver.connection() as conn:
+            pid = conn.info.backend_pid
             assert conn.execute("SELECT 1").fetchone() == (1,)
-    _cut_the_pooled_connection(app)
-    with app.app_context():
-        with pytest.raises(DatabaseUnavailable), db_driver.pooled_connection() as conn:
+        admin = create_engine(db.engine.url)
+        with admin.begin() as admin_conn:
+            assert admin_conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        admin.dispose()
+        with pytest.raises(DBAPIError) as lost, db_driver.connection() as conn:
             conn.execute("SELECT 1")
-        with db_driver.pooled_connection() as conn:  # a fresh connection replaced it
+        assert lost.value.connection_invalidated
+        with db_driver.connection() as conn:  # a fresh connection replaced it
+            assert conn.info.backend_pid != pid
             assert conn.execute("SELECT 1").fetchone() == (1,)
-        # Handed back as the session expects it: no transaction left open.
-        assert db.session.execute(text("SELECT 1")).scalar() == 1

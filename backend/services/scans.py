@@ -357,7 +357,7 @@ def _record(
     load, the channels' look-up and one statement for every write), elsewhere in one
     transaction of the session."""
     if db_driver.usable():
-        with db_driver.pooled_connection(autocommit=True) as conn:
+        with db_driver.connection() as conn:
             scan = _assess(
                 member, organisation, token, record, purpose, _load(record.certificate_ids, conn)
             )

@@ -83,7 +83,7 @@ def test_a_scan_commits_without_waiting_for_the_flush_and_only_itself(
     # SET LOCAL: every pooled connection is durable again for whoever uses it next.
     with db.engine.connect() as conn:
         assert conn.execute(text("SHOW synchronous_commit")).scalar() == "on"
-    with db_driver.pooled_connection() as conn:
+    with db_driver.connection() as conn:
         assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
 
 

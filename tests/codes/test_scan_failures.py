@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
-from backend import clock
+from backend import clock, db_driver
 from backend.extensions import db
 from backend.models import Notification, UsageRecord
 from tests.codes.conftest import scan, show_ok
@@ -216,3 +216,29 @@ def test_with_redis_stopped_a_scan_answers_503_and_writes_nothing(make_app, worl
     assert error_of(again)["code"] == "token_store_unavailable"
     for application in (other,):
         application.extensions["token_store"].client.close()
+
+
+def test_a_database_connection_lost_mid_scan_answers_503_and_writes_nothing(app, api, world):
+    """On PostgreSQL the scan's database work runs on the worker thread's own connection
+    (``db_driver``): cut it and the scan answers 503, with no usage record and no
+    notification; the next scan gets a fresh connection. (SQLite scans use the session,
+    whose lost connections tests/test_db_connections.py covers.)"""
+    if not db_driver.usable():
+        assert db.engine.dialect.name == "sqlite"
+        return
+    card_id = world.id_card.id
+    code = show_ok(api, world.citizen_token, [card_id])
+    with db_driver.connection() as conn:
+        pid = conn.info.backend_pid
+    admin = create_engine(db.engine.url)
+    with admin.begin() as admin_conn:
+        admin_conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+    admin.dispose()
+    response = scan(api, world.member_token, code["qr_content"])
+    assert response.status_code == 503
+    assert error_of(response)["code"] == "database_unavailable"
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(UsageRecord)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
+    again = show_ok(api, world.citizen_token, [card_id])
+    assert scan(api, world.member_token, again["qr_content"]).status_code == 200

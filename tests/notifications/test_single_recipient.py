@@ -129,7 +129,7 @@ def test_the_driver_look_up_reaches_whom_the_session_look_up_reaches(app, catego
     expected = {state: reached_channels(uid, category) for state, uid in by_session.items()}
     db.session.commit()
     got = {}
-    with db_driver.pooled_connection(autocommit=True) as conn:
+    with db_driver.connection() as conn:
         for state, user_id in by_driver.items():
             try:
                 got[state] = reached_channels(user_id, category, conn=conn, reserve=False)
