@@ -421,7 +421,9 @@ def _with_usage_rows(statement, count: int, relax_commit: bool):
             {c: bindparam(f"u{i}_{c}", type_=_USAGE.c[c].type) for c in _USAGE_COLUMNS}
             for i in range(count)
         ]
-        combined = statement.add_cte(insert(_USAGE).values(rows).cte("usage_rows"))
+        combined = (
+            statement.add_cte(insert(_USAGE).values(rows).cte("usage_rows")) if rows else statement
+        )
         if relax_commit:
             relaxed = func.set_config("synchronous_commit", "off", True)
             combined = combined.returning(relaxed.label("commit_relaxed"))
