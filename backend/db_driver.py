@@ -86,6 +86,14 @@ def execute(conn: psycopg.Connection, statement: ClauseElement, params: dict[str
     return conn.cursor(row_factory=namedtuple_row).execute(sql, params)
 
 
+def first_row(statement: ClauseElement, params: dict[str, Any], conn=None):
+    """The first row of a look-up: on a hot path's driver connection ``conn``, else on
+    the session (in its transaction)."""
+    if conn is None:
+        return db.session.execute(statement, params).first()
+    return execute(conn, statement, params).fetchone()
+
+
 def fetch_all(driver_statement: ClauseElement, statement: ClauseElement, params: dict[str, Any]):
     """A hot path's read, outside any transaction (no BEGIN/COMMIT): ``driver_statement``
     on the driver on PostgreSQL, ``statement`` (the same query, e.g. with an expanding

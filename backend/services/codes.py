@@ -46,7 +46,6 @@ from backend.token_store import (
     CODE_TOMBSTONE_TTL_S,
     MAX_CODE_TTL_S,
     MIN_CODE_TTL_S,
-    CounterExceeded,
     get_token_store,
 )
 
@@ -233,7 +232,7 @@ def show_code(
     # happens), point "current" at the new code, write it with its state, and retire the
     # previous code if still unused (it then says it was replaced; a used one keeps its
     # outcome).
-    try:
+    with rate_limits.counted_along(rate_limits.CODES, f"user:{user.id}") as limit:
         store.rotate(
             (current_key, token, ttl + CODE_EXPIRY_SLACK_S),
             _code_items(token, record, ttl),
@@ -243,10 +242,8 @@ def show_code(
                 _dumps({"s": "replaced"}),
                 CODE_TOMBSTONE_TTL_S,
             ),
-            rate_limits.counters(rate_limits.CODES, f"user:{user.id}"),
+            limit,
         )
-    except CounterExceeded as exc:
-        raise rate_limits.exceeded(rate_limits.CODES, exc) from exc
     return {
         "token": token,
         "qr_content": qr_content(token),
@@ -262,7 +259,8 @@ def show_code(
 def redeem(token: str, organisation_name: str, counters=()) -> CodeRecord:
     """Consume a live code, recording who used it in the same step: one caller wins;
     the rest learn why they did not. ``counters``: token-store counters counted in that
-    step (``rate_limits.counters``); a full one raises ``CounterExceeded``, nothing taken."""
+    step (``rate_limits.counted_along``); a full one raises ``CounterExceeded``, nothing
+    taken."""
     store = get_token_store()
     now = _epoch_now()
     outcome = _dumps({"s": "used", "by": organisation_name, "at": now})

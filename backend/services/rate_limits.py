@@ -14,6 +14,9 @@ scan never consumes the code and the check costs no round trip of its own.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from flask import current_app
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
@@ -64,24 +67,28 @@ def hit(setting: str, who: str) -> None:
     try:
         for item in limiter.items(setting):
             if not limiter.strategy.hit(item, setting.lower(), who):
-                raise RateLimited("操作过于频繁,请稍后再试", retry_after_s=item.get_expiry())
+                raise _too_many(item)
     except StorageError as exc:
         raise TokenStoreUnavailable() from exc
 
 
-def counters(setting: str, who: str) -> Counters:
-    """``setting``'s limits for ``who`` as token-store counters ``(key, limit, window_s)``."""
-    return tuple(
-        (
-            f"{RATE_LIMIT_PREFIX}:{setting.lower()}:{who}:{item.get_expiry()}",
-            item.amount,
-            item.get_expiry(),
+@contextlib.contextmanager
+def counted_along(setting: str, who: str) -> Iterator[Counters]:
+    """``setting``'s limits for ``who`` as token-store counters ``(key, limit, window_s)``
+    for the step the block makes to count along; a full one comes out as the 429."""
+    items = _limiter().items(setting)
+    try:
+        yield tuple(
+            (
+                f"{RATE_LIMIT_PREFIX}:{setting.lower()}:{who}:{item.get_expiry()}",
+                item.amount,
+                item.get_expiry(),
+            )
+            for item in items
         )
-        for item in _limiter().items(setting)
-    )
+    except CounterExceeded as exc:
+        raise _too_many(items[exc.index]) from exc
 
 
-def exceeded(setting: str, error: CounterExceeded) -> RateLimited:
-    """The 429 for a counter of ``counters(setting, ...)`` the token store found full."""
-    item = _limiter().items(setting)[error.index]
+def _too_many(item: RateLimitItem) -> RateLimited:
     return RateLimited("操作过于频繁,请稍后再试", retry_after_s=item.get_expiry())

@@ -39,7 +39,6 @@ from backend.services.certificate_store import (
     verify_certificate,
 )
 from backend.services.tx import transactional
-from backend.token_store import CounterExceeded
 from notifications.channels.base import ReservationNeeded
 from notifications.outbox import notification_insert, queued_deliveries, reached_channels
 from notifications.queue import enqueue_committed
@@ -294,11 +293,7 @@ def _type_view(type_id: int, revision: str, conn=None) -> TypeView:
     the field list again until the type changes."""
     found = _type_views.get((type_id, revision))
     if found is None:
-        params = {"type_id": type_id}
-        if conn is not None:
-            row = db_driver.execute(conn, _TYPE, params).fetchone()
-        else:
-            row = db.session.connection().execute(_TYPE, params).one()
+        row = db_driver.first_row(_TYPE, {"type_id": type_id}, conn)
         found = TypeView(row.code, row.name, row.fields)
         if len(_type_views) > 1000:  # old revisions pile up only through edits
             _type_views.clear()
@@ -532,11 +527,8 @@ def scan_code(member: User, qr_content: str, purpose: str) -> dict[str, Any]:
         raise Forbidden("账号未关联用证单位", code="no_verifier_organisation")
     token = codes.parse_qr_content(qr_content)
     organisation = organisation_scope(member.verifier_organisation_id)
-    limit = rate_limits.counters(rate_limits.SCANS, f"member:{member.id}")
-    try:
+    with rate_limits.counted_along(rate_limits.SCANS, f"member:{member.id}") as limit:
         record = codes.redeem(token, organisation.name, limit)
-    except CounterExceeded as exc:
-        raise rate_limits.exceeded(rate_limits.SCANS, exc) from exc
     outcome = _record(member, organisation, token, record, purpose.strip())
     if not outcome.certificates:
         raise OutOfScope()

@@ -6,8 +6,6 @@ from abc import ABC, abstractmethod
 
 from sqlalchemy import Select
 
-from backend import db_driver
-from backend.extensions import db
 from notifications.templates import Message, Template
 
 
@@ -66,10 +64,3 @@ class Channel(ABC):
     def gave_up(self, message: Message, template: Template, error: DeliveryError) -> None:
         """The delivery failed for good: give back what ``recipients`` reserved."""
         return None
-
-
-def first_row(statement, params: dict, conn=None):
-    """The first row of a look-up, on the session or on a hot path's driver connection."""
-    if conn is None:
-        return db.session.execute(statement, params).first()
-    return db_driver.execute(conn, statement, params).fetchone()

@@ -9,11 +9,12 @@ from abc import ABC, abstractmethod
 from flask import current_app
 from sqlalchemy import Select, bindparam, exists, select
 
+from backend.db_driver import first_row
 from backend.extensions import db
 from backend.models import Person, User
 from backend.security.crypto import mask_phone
 from backend.services.accounts import person_phone
-from notifications.channels.base import Channel, PermanentError, first_row
+from notifications.channels.base import Channel, PermanentError
 from notifications.models import Notification
 from notifications.templates import Message, Template, render_sms
 

@@ -11,6 +11,7 @@ import requests
 from sqlalchemy import Select, bindparam, exists, or_, select, update
 from wechatpy.exceptions import WeChatClientException
 
+from backend.db_driver import first_row
 from backend.extensions import db
 from backend.models import User
 from backend.wechat import get_wechat_client
@@ -20,7 +21,6 @@ from notifications.channels.base import (
     PermanentError,
     ReservationNeeded,
     RetryableError,
-    first_row,
 )
 from notifications.models import Notification, WeChatSubscription
 from notifications.templates import (
