@@ -12,7 +12,7 @@ from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError as CSRFValidationError
 
-from backend.caller_cache import load_account, logged_in
+from backend.caller_cache import load_account, load_snapshot, logged_in
 from backend.errors import AppError, Forbidden, Unauthorized
 from backend.extensions import db, login_manager
 from backend.models import User
@@ -26,6 +26,7 @@ def init_app(app) -> None:
     def forget_previous_caller():
         # g outlives a request when a test keeps an app context open; start clean.
         g.pop("caller", None)
+        g.pop("caller_snapshot", None)
         g.pop("auth_token", None)
 
 
@@ -54,10 +55,15 @@ def bearer_token() -> str | None:
     return None
 
 
-def resolve_caller() -> User | None:
-    """The calling user, or None. A bad bearer token is an error, never anonymous."""
+def resolve_caller(snapshot: bool = False) -> User | None:
+    """The calling user, or None. A bad bearer token is an error, never anonymous.
+
+    ``snapshot``: the caller is only read, so a bearer token's account may come as a
+    read-only ``AccountSnapshot`` (``backend.caller_cache``), without the session."""
     if "caller" in g:
         return g.caller
+    if snapshot and "caller_snapshot" in g:
+        return g.caller_snapshot
     caller: User | None = None
     token = bearer_token()
     if token is not None:
@@ -66,10 +72,14 @@ def resolve_caller() -> User | None:
         )
         if user_id is None:
             raise Unauthorized("登录已失效,请重新登录", code="invalid_token")
-        caller = load_account(int(user_id), version)
+        load = load_snapshot if snapshot else load_account
+        caller = load(int(user_id), version)
         if caller is None or not caller.enabled:
             raise Unauthorized("账号不可用", code="invalid_token")
         g.auth_token = token
+        if snapshot:
+            g.caller_snapshot = caller
+            return caller
     elif current_user.is_authenticated:
         # Cookie sessions ride along automatically, so state changes need the CSRF token.
         if request.method not in SAFE_METHODS:
@@ -84,8 +94,8 @@ def resolve_caller() -> User | None:
     return caller
 
 
-def require_caller(roles: tuple[str, ...] | None = None) -> User:
-    caller = resolve_caller()
+def require_caller(roles: tuple[str, ...] | None = None, snapshot: bool = False) -> User:
+    caller = resolve_caller(snapshot)
     if caller is None:
         raise Unauthorized()
     if roles and caller.role not in roles:

@@ -119,6 +119,7 @@ OFFLINE_RESULT = obj(
     response=CODE_RESPONSE,
     status=201,
     errors=[404, 422, 429, 503],
+    caller_snapshot=True,
 )
 def show_code(caller, body):
     return codes.show_code(caller, body["certificate_ids"], body.get("purpose"), body.get("ttl_s"))
@@ -184,6 +185,7 @@ def code_qr_svg(caller, token):
     ),
     response=SCAN_RESPONSE,
     errors=[403, 404, 409, 410, 429, 503],
+    caller_snapshot=True,
 )
 def scan(caller, body):
     return scans.scan_code(caller, body["qr_content"], body["purpose"])

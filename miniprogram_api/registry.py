@@ -72,12 +72,15 @@ def endpoint(
     content_type: str = "application/json",
     request_content_type: str | None = None,
     raw_body: bool = False,
+    caller_snapshot: bool = False,
 ):
     """Declare a JSON endpoint.
 
     ``auth`` is ``ANYONE``, ``LOGGED_IN`` or a tuple of roles. The view receives
     ``caller`` (when auth is required), ``body`` and ``query`` (when declared) and the
-    path arguments; it returns a dict, a list, or a ready response.
+    path arguments; it returns a dict, a list, or a ready response. ``caller_snapshot``:
+    the view only reads the caller's columns, so a bearer caller may come as a read-only
+    ``AccountSnapshot`` (no session: the hot paths).
     """
 
     prefix = bp.url_prefix or ""
@@ -107,7 +110,7 @@ def endpoint(
                 kwargs["caller"] = resolve_caller()
             else:
                 roles = None if auth == LOGGED_IN else tuple(auth)
-                kwargs["caller"] = require_caller(roles)
+                kwargs["caller"] = require_caller(roles, caller_snapshot)
             if body is not None:
                 kwargs["body"] = read_json_body(body)
             elif not raw_body and method in ("POST", "PUT", "PATCH"):

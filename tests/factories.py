@@ -90,6 +90,19 @@ def create_officer(department: Department | None = None, **kwargs: Any) -> User:
     return create_user(Role.DEPARTMENT_OFFICER, department_id=department.id, **kwargs)
 
 
+def change_account_elsewhere(other_app, user_id: int, **values) -> None:
+    """Change an account in another app (another worker), then end this test's own
+    session, as a new request in a worker starts with a new session (the test keeps one
+    app context open)."""
+    with other_app.app_context():
+        user = db.session.get(User, user_id)
+        for name, value in values.items():
+            setattr(user, name, value)
+        db.session.commit()
+        db.session.remove()
+    db.session.remove()
+
+
 class ApiClient:
     """JSON requests against ``/api/mp/v1`` with an optional bearer token."""
 

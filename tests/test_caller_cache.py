@@ -8,19 +8,7 @@ from __future__ import annotations
 
 from backend.extensions import db
 from backend.models import Role, User
-from tests.factories import ApiClient, create_user
-
-
-def _change(other_app, user_id: int, **values) -> None:
-    """Change the account in the other worker, then end this test's own session, as a new
-    request in a worker starts with a new session (the test keeps one app context open)."""
-    with other_app.app_context():
-        user = db.session.get(User, user_id)
-        for name, value in values.items():
-            setattr(user, name, value)
-        db.session.commit()
-        db.session.remove()
-    db.session.remove()
+from tests.factories import ApiClient, change_account_elsewhere, create_user
 
 
 def test_a_role_taken_away_in_another_worker_applies_to_the_next_request(app, make_app):
@@ -31,7 +19,7 @@ def test_a_role_taken_away_in_another_worker_applies_to_the_next_request(app, ma
     assert api.get("/me", token=token).status_code == 200  # served from the copy
     assert officer.id in app.extensions["caller_cache"]
 
-    _change(make_app(), officer.id, role=Role.CITIZEN)
+    change_account_elsewhere(make_app(), officer.id, role=Role.CITIZEN)
 
     after = api.get("/me", token=token)
     assert after.status_code == 200
@@ -45,7 +33,7 @@ def test_an_account_disabled_in_another_worker_is_refused_at_once(app, make_app)
     assert api.get("/me", token=token).status_code == 200
     assert user.id in app.extensions["caller_cache"]
 
-    _change(make_app(), user.id, enabled=False)
+    change_account_elsewhere(make_app(), user.id, enabled=False)
 
     refused = api.get("/me", token=token)
     assert refused.status_code == 401
@@ -57,7 +45,7 @@ def test_a_change_rolled_back_leaves_the_copy_in_use(app, make_app):
     api = ApiClient(app.test_client())
     token = api.login(user)
     api.get("/me", token=token)
-    version_before = app.extensions["caller_cache"][user.id][0]
+    version_before = app.extensions["caller_cache"][user.id].version
 
     other = make_app()
     with other.app_context():
@@ -69,7 +57,7 @@ def test_a_change_rolled_back_leaves_the_copy_in_use(app, make_app):
     db.session.remove()
 
     assert api.get("/me", token=token).get_json()["display_name"] == user.display_name
-    assert app.extensions["caller_cache"][user.id][0] == version_before
+    assert app.extensions["caller_cache"][user.id].version == version_before
 
 
 def test_with_the_cache_off_every_request_reads_the_account(make_app):
@@ -102,7 +90,7 @@ def test_a_token_store_that_lost_its_data_never_brings_back_a_stale_copy(app, ma
     api.get("/me", token=api.login(user))
     assert user.id in app.extensions["caller_cache"]
 
-    _change(make_app(), user.id, display_name="改过的名字")
+    change_account_elsewhere(make_app(), user.id, display_name="改过的名字")
     redis.Redis.from_url(TEST_REDIS_URL).flushdb()  # as a restart without persistence
 
     token = api.login(user)

@@ -32,6 +32,7 @@ from flask import current_app
 from sqlalchemy import any_, bindparam, exists, select
 
 from backend import clock
+from backend.caller_cache import Caller
 from backend.db_driver import fetch_all, id_list
 from backend.errors import AppError, Conflict, Gone, NotFound, UnprocessableEntity
 from backend.models import Certificate, CompanyRepresentative, User
@@ -156,7 +157,7 @@ _OWNERSHIP = _OWNED.where(Certificate.id.in_(bindparam("ids", expanding=True)))
 _OWNERSHIP_ANY = _OWNED.where(Certificate.id == any_(id_list("ids")))
 
 
-def _check_own_valid_certificates(user: User, certificate_ids: list[int]) -> None:
+def _check_own_valid_certificates(user: Caller, certificate_ids: list[int]) -> None:
     """Every certificate exists, belongs to the user (or a company they represent), is
     valid: one query."""
     params = {"ids": certificate_ids, "user_id": user.id}
@@ -211,7 +212,7 @@ def _dumps(value: dict[str, Any]) -> str:
 
 
 def show_code(
-    user: User, certificate_ids: list[int], purpose: str | None = None, ttl_s: int | None = None
+    user: Caller, certificate_ids: list[int], purpose: str | None = None, ttl_s: int | None = None
 ) -> dict[str, Any]:
     """A new code for these certificates; the previous code for the same set stops working."""
     ttl = _code_ttl(ttl_s)
