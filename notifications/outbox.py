@@ -16,6 +16,7 @@ from backend import clock
 from backend.extensions import db
 from backend.models.base import UTCDateTime
 from notifications.channels import CHANNELS, FALLBACKS
+from notifications.channels.base import NOT_PROBED
 from notifications.models import Delivery, DeliveryState, Notification
 from notifications.queue import enqueue_after_commit, queued_until
 from notifications.templates import template_for
@@ -82,18 +83,35 @@ def reached_channels(
     channels: tuple[str, ...] | None = None,
     conn=None,
     reserve: bool = True,
+    probed: dict[str, Any] | None = None,
 ) -> list[str]:
     """The channels that reach this one user with the category's template (reserving
     what ``reaches`` reserves), in registry order. ``conn``: a hot path's driver
     connection; ``reserve`` False: read only, ``ReservationNeeded`` if that cannot
-    decide (see ``Channel.reaches``)."""
+    decide (see ``Channel.reaches``); ``probed``: ``channel_probes``' values, read along
+    another statement."""
     template = template_for(category)
+    probed = probed or {}
     return [
         name
         for name, channel in CHANNELS.items()
         if (channels is None or name in channels)
-        and channel.reaches(user_id, template, conn, reserve)
+        and channel.reaches(user_id, template, conn, reserve, probed.get(name, NOT_PROBED))
     ]
+
+
+def channel_probes(category: str) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
+    """The look-ups ``reached_channels`` would make for the category, as labelled scalar
+    expressions of ``PROBE_USER_ID`` for a hot path's own statement, and their other
+    parameters; what it reads goes back as ``reached_channels(..., probed=...)``."""
+    template = template_for(category)
+    columns, params = [], {}
+    for name, channel in CHANNELS.items():
+        found = channel.probe(template)
+        if found is not None:
+            columns.append((name, found[0]))
+            params.update(found[1])
+    return columns, params
 
 
 def notification_insert(values: dict[str, Any], reached: list[str]):

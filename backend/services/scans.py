@@ -20,6 +20,7 @@ from sqlalchemy import any_, bindparam, func, insert, select
 from sqlalchemy.orm import aliased
 
 from backend import clock, db_driver
+from backend.caller_cache import Caller
 from backend.errors import Forbidden
 from backend.extensions import db
 from backend.models import (
@@ -29,7 +30,6 @@ from backend.models import (
     Department,
     SealKey,
     UsageRecord,
-    User,
     VerifierOrganisation,
 )
 from backend.security.crypto import mask_id_number
@@ -39,8 +39,13 @@ from backend.services.certificate_store import (
     verify_certificate,
 )
 from backend.services.tx import transactional
-from notifications.channels.base import ReservationNeeded
-from notifications.outbox import notification_insert, queued_deliveries, reached_channels
+from notifications.channels.base import PROBE_USER_ID, ReservationNeeded
+from notifications.outbox import (
+    channel_probes,
+    notification_insert,
+    queued_deliveries,
+    reached_channels,
+)
 from notifications.queue import enqueue_committed
 from notifications.service import notification_values, notify
 
@@ -236,13 +241,39 @@ _USAGE_COLUMNS = (
 )
 
 
-def _load(
-    certificate_ids: list[int], conn=None
-) -> tuple[list[CertificateView], dict[str, KeyView], dict[int, str]]:
+@dataclass
+class _Loaded:
+    certificates: list[CertificateView]
+    keys: dict[str, KeyView]
+    sealers: dict[int, str]  # sealing department id -> code
+    probed: dict[str, Any] | None = None  # the holder's channel probes (driver path)
+
+
+_load_with_probes: dict[tuple[str, ...], Any] = {}
+
+
+def _driver_load(certificate_ids: list[int], holder_user_id: int, conn):
+    """The load's rows with the holder's channel look-ups riding along (one round trip
+    less per scan), and those look-ups' values by channel."""
+    probes, params = channel_probes(NOTIFICATION_CATEGORY)
+    names = tuple(name for name, _ in probes)
+    statement = _load_with_probes.get(names)
+    if statement is None:
+        statement = _LOAD_ANY.add_columns(*(e.label(f"probe_{n}") for n, e in probes))
+        _load_with_probes[names] = statement
+    params.update({"ids": list(certificate_ids), PROBE_USER_ID: holder_user_id})
+    rows = db_driver.execute(conn, statement, params).fetchall()
+    probed = {name: getattr(rows[0], f"probe_{name}") for name in names} if rows else None
+    return rows, probed
+
+
+def _load(certificate_ids: list[int], conn=None, holder_user_id: int | None = None) -> _Loaded:
     """The certificates with type, issuer, seals, the seals' keys and the sealing
-    departments' codes: one query, on the driver connection ``conn`` or the session's."""
+    departments' codes: one query, on the driver connection ``conn`` (with the holder's
+    channel look-ups) or the session's."""
+    probed = None
     if conn is not None:
-        rows = db_driver.execute(conn, _LOAD_ANY, {"ids": list(certificate_ids)}).fetchall()
+        rows, probed = _driver_load(certificate_ids, holder_user_id, conn)
     else:  # the session's connection, without the ORM's result machinery
         rows = db.session.connection().execute(_LOAD, {"ids": list(certificate_ids)}).all()
     certificates: dict[int, CertificateView] = {}
@@ -278,7 +309,7 @@ def _load(
                 r.key_status,
                 r.key_department_id,
             )
-    return list(certificates.values()), keys, sealers
+    return _Loaded(list(certificates.values()), keys, sealers, probed)
 
 
 _TYPE = select(CertificateType.code, CertificateType.name, CertificateType.fields).where(
@@ -341,7 +372,7 @@ class _Scan:
 
 
 def _record(
-    member: User,
+    member: Caller,
     organisation: OrganisationScope,
     token: str,
     record: codes.CodeRecord,
@@ -353,10 +384,9 @@ def _record(
     transaction of the session."""
     if db_driver.usable():
         with db_driver.connection() as conn:
-            scan = _assess(
-                member, organisation, token, record, purpose, _load(record.certificate_ids, conn)
-            )
-            queued = _write_on_driver(conn, scan)
+            loaded = _load(record.certificate_ids, conn, record.holder_user_id)
+            scan = _assess(member, organisation, token, record, purpose, loaded)
+            queued = _write_on_driver(conn, scan, loaded.probed)
         enqueue_committed([("delivery", queued, False)])
         return scan.outcome
     return _record_on_session(member, organisation, token, record, purpose)
@@ -371,12 +401,12 @@ def _record_on_session(member, organisation, token, record, purpose) -> ScanOutc
     return scan.outcome
 
 
-def _write_on_driver(conn, scan: _Scan) -> list[int]:
+def _write_on_driver(conn, scan: _Scan, probed: dict[str, Any] | None = None) -> list[int]:
     """Usage records, notification and deliveries in one statement, after the channels'
-    look-ups; the queued deliveries' ids. ``conn`` is in autocommit: one statement is one
-    transaction, so the usual scan costs no BEGIN or COMMIT round trip. Only a channel
-    that must use up quota to decide (a one-time WeChat acceptance) makes it a
-    transaction of the look-ups and the statement.
+    look-ups (``probed``: their values, read with the load); the queued deliveries' ids.
+    ``conn`` is in autocommit: one statement is one transaction, so the usual scan costs
+    no BEGIN or COMMIT round trip. Only a channel that must use up quota to decide (a
+    one-time WeChat acceptance) makes it a transaction of fresh look-ups and the statement.
 
     With ``SCAN_ASYNC_COMMIT`` the same statement lets its transaction commit without
     waiting for the WAL flush (``set_config(..., is_local)``, i.e. ``SET LOCAL``): a scan
@@ -384,7 +414,9 @@ def _write_on_driver(conn, scan: _Scan) -> list[int]:
     usage records (never corrupt anything); what other transactions see is unchanged."""
     note = scan.notification
     try:
-        reached = reached_channels(note["user_id"], note["category"], conn=conn, reserve=False)
+        reached = reached_channels(
+            note["user_id"], note["category"], conn=conn, reserve=False, probed=probed
+        )
     except ReservationNeeded:
         with conn.transaction():
             reached = reached_channels(note["user_id"], note["category"], conn=conn)
@@ -428,12 +460,12 @@ def _with_usage_rows(statement, count: int, relax_commit: bool):
 
 
 def _assess(
-    member: User,
+    member: Caller,
     organisation: OrganisationScope,
     token: str,
     record: codes.CodeRecord,
     purpose: str,
-    loaded_certificates,
+    loaded_certificates: _Loaded,
 ) -> _Scan:
     """Check each certificate against the scope, its seals and its status (no writes)."""
     now = clock.now()
@@ -444,7 +476,8 @@ def _assess(
         organisation=organisation.name,
     )
     scope = organisation.scope
-    loaded, keys, sealers = loaded_certificates
+    loaded = loaded_certificates.certificates
+    keys, sealers = loaded_certificates.keys, loaded_certificates.sealers
     rows: list[dict[str, Any]] = []
     seen, refused = [], []
     ref = codes.code_ref(token)
@@ -518,7 +551,7 @@ def _holder_notification(
     }
 
 
-def scan_code(member: User, qr_content: str, purpose: str) -> dict[str, Any]:
+def scan_code(member: Caller, qr_content: str, purpose: str) -> dict[str, Any]:
     """Consume a code and return the verified, in-scope certificate fields.
 
     The member's rate limit is counted by the same token-store step that consumes the

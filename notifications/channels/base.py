@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, bindparam
 
 from notifications.templates import Message, Template
+
+# The one user a ``probe`` asks about, named alike by every channel so that several
+# probes ride along one statement with one parameter.
+PROBE_USER_ID = "b_user_id"
+probe_user_id = bindparam(PROBE_USER_ID)
+NOT_PROBED: Any = object()
 
 
 class DeliveryError(Exception):
@@ -47,15 +54,30 @@ class Channel(ABC):
         Working in SQL rather than on lists keeps a 2,000-person batch one statement.
         """
 
-    def reaches(self, user_id: int, template: Template, conn=None, reserve: bool = True) -> bool:
+    def reaches(
+        self,
+        user_id: int,
+        template: Template,
+        conn=None,
+        reserve: bool = True,
+        probed: Any = NOT_PROBED,
+    ) -> bool:
         """``recipients`` for one user, as a yes or no, in at most a couple of indexed
         look-ups: the path every single ``notify`` takes (a scan notifies one holder), so
         it must cost far less than the set-based statements built for campaigns. Same rule,
         same reservation; tests check that both forms agree. ``conn``: the bare driver
         connection of a hot path (``backend.db_driver``), else the session. ``reserve``
         False: only read; raise ``ReservationNeeded`` rather than reserve (the caller is
-        outside a transaction and retries inside one)."""
+        outside a transaction and retries inside one). ``probed``: the value of this
+        channel's ``probe``, already read along another statement (no look-up then)."""
         return False
+
+    def probe(self, template: Template) -> tuple[Any, dict[str, Any]] | None:
+        """The look-up ``reaches`` makes, as a scalar SQL expression of the user id
+        ``probe_user_id`` with its other parameters, so a hot path can read it within a
+        statement it sends anyway (a scan's load) instead of a round trip of its own.
+        None: ``reaches`` needs no look-up (or reaches nobody) for this template."""
+        return None
 
     def send(self, message: Message) -> str | None:
         """Send now; return the provider's message id. Raise a ``DeliveryError`` on failure."""

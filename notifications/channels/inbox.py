@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Select, true
 
-from notifications.channels.base import Channel
+from notifications.channels.base import NOT_PROBED, Channel
 from notifications.templates import Template
 
 
@@ -15,5 +17,7 @@ class InboxChannel(Channel):
     def recipients(self, users: Select, template: Template, *, fallback: bool = False):
         return None if fallback else true()  # everyone; as a fallback they already have it
 
-    def reaches(self, user_id: int, template: Template, conn=None, reserve: bool = True) -> bool:
+    def reaches(
+        self, user_id, template: Template, conn=None, reserve=True, probed: Any = NOT_PROBED
+    ) -> bool:
         return True

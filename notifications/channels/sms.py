@@ -5,16 +5,23 @@ from __future__ import annotations
 import logging
 import secrets
 from abc import ABC, abstractmethod
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, exists, select
+from sqlalchemy import Select, exists, select
 
 from backend.db_driver import first_row
 from backend.extensions import db
 from backend.models import Person, User
 from backend.security.crypto import mask_phone
 from backend.services.accounts import person_phone
-from notifications.channels.base import Channel, PermanentError
+from notifications.channels.base import (
+    NOT_PROBED,
+    PROBE_USER_ID,
+    Channel,
+    PermanentError,
+    probe_user_id,
+)
 from notifications.models import Notification
 from notifications.templates import Message, Template, render_sms
 
@@ -56,7 +63,7 @@ def get_sms_provider() -> SmsProvider | None:
 _HAS_PHONE = (
     select(User.id)
     .join(Person, Person.id == User.person_id)
-    .where(User.id == bindparam("user_id"), Person.phone_cipher.is_not(None))
+    .where(User.id == probe_user_id, Person.phone_cipher.is_not(None))
 )
 
 
@@ -73,10 +80,19 @@ class SmsChannel(Channel):
             .where(User.id == Notification.user_id, Person.phone_cipher.is_not(None))
         )
 
-    def reaches(self, user_id: int, template: Template, conn=None, reserve: bool = True) -> bool:
+    def reaches(
+        self, user_id, template: Template, conn=None, reserve=True, probed: Any = NOT_PROBED
+    ) -> bool:
         if template.sms != "always" or get_sms_provider() is None:
             return False
-        return first_row(_HAS_PHONE, {"user_id": user_id}, conn) is not None
+        if probed is not NOT_PROBED:
+            return bool(probed)
+        return first_row(_HAS_PHONE, {PROBE_USER_ID: user_id}, conn) is not None
+
+    def probe(self, template: Template):
+        if template.sms != "always" or get_sms_provider() is None:
+            return None
+        return exists(_HAS_PHONE), {}
 
     def send(self, message: Message) -> str | None:
         provider = get_sms_provider()

@@ -7,8 +7,10 @@ transaction, so a thousand queued messages never count on one acceptance.
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
-from sqlalchemy import Select, bindparam, exists, or_, select, update
+from sqlalchemy import Select, bindparam, case, exists, or_, select, update
 from wechatpy.exceptions import WeChatClientException
 
 from backend.db_driver import first_row
@@ -16,11 +18,14 @@ from backend.extensions import db
 from backend.models import User
 from backend.wechat import get_wechat_client
 from notifications.channels.base import (
+    NOT_PROBED,
+    PROBE_USER_ID,
     Channel,
     DeliveryError,
     PermanentError,
     ReservationNeeded,
     RetryableError,
+    probe_user_id,
 )
 from notifications.models import Notification, WeChatSubscription
 from notifications.templates import (
@@ -42,11 +47,20 @@ class SubscriptionExhausted(PermanentError):
     """WeChat says the user has no subscription left (43101)."""
 
 
+# What one user's subscription to a template allows: LONG_TERM, ONE_TIME_LEFT or nothing
+# (no row: no subscription or no openid).
+LONG_TERM, ONE_TIME_LEFT, NOTHING_LEFT = 2, 1, 0
 _SUBSCRIPTION = (
-    select(WeChatSubscription.long_term, WeChatSubscription.one_time_remaining)
+    select(
+        case(
+            (WeChatSubscription.long_term.is_(True), LONG_TERM),
+            (WeChatSubscription.one_time_remaining > 0, ONE_TIME_LEFT),
+            else_=NOTHING_LEFT,
+        )
+    )
     .join(User, User.id == WeChatSubscription.user_id)
     .where(
-        WeChatSubscription.user_id == bindparam("b_user_id"),
+        WeChatSubscription.user_id == probe_user_id,
         WeChatSubscription.template_id == bindparam("b_template_id"),
         User.wechat_openid.is_not(None),
     )
@@ -54,7 +68,7 @@ _SUBSCRIPTION = (
 _RESERVE_ONE = (
     update(WeChatSubscription)
     .where(
-        WeChatSubscription.user_id == bindparam("b_user_id"),
+        WeChatSubscription.user_id == probe_user_id,
         WeChatSubscription.template_id == bindparam("b_template_id"),
         WeChatSubscription.long_term.is_(False),
         WeChatSubscription.one_time_remaining > 0,
@@ -97,19 +111,28 @@ class WeChatChannel(Channel):
         ).all()
         return or_(long_term, Notification.user_id.in_(reserved)) if reserved else long_term
 
-    def reaches(self, user_id: int, template: Template, conn=None, reserve: bool = True) -> bool:
+    def reaches(
+        self, user_id, template: Template, conn=None, reserve=True, probed: Any = NOT_PROBED
+    ) -> bool:
         if template.wechat is None:
             return False
-        params = {"b_user_id": user_id, "b_template_id": template_id(template.wechat)}
-        found = first_row(_SUBSCRIPTION, params, conn)
-        if found is None or found.one_time_remaining <= 0 and not found.long_term:
+        params = {PROBE_USER_ID: user_id, "b_template_id": template_id(template.wechat)}
+        if probed is NOT_PROBED:
+            found = first_row(_SUBSCRIPTION, params, conn)
+            probed = None if found is None else found[0]
+        if not probed:
             return False  # no openid, no subscription, or nothing left: the common case
-        if found.long_term:
+        if probed == LONG_TERM:
             return True
         if not reserve:
             raise ReservationNeeded()
         # Reserve one acceptance; of two concurrent events only those that get one reach.
         return first_row(_RESERVE_ONE, params, conn) is not None
+
+    def probe(self, template: Template):
+        if template.wechat is None:
+            return None
+        return _SUBSCRIPTION.scalar_subquery(), {"b_template_id": template_id(template.wechat)}
 
     def send(self, message: Message) -> str | None:
         wechat = template_for(message.category).wechat

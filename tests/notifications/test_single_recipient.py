@@ -14,9 +14,9 @@ from backend import clock, db_driver
 from backend.extensions import db
 from backend.models import Role
 from notifications.channels import CHANNELS
-from notifications.channels.base import ReservationNeeded
+from notifications.channels.base import PROBE_USER_ID, ReservationNeeded
 from notifications.models import Delivery, Notification, WeChatSubscription
-from notifications.outbox import create_deliveries, reached_channels
+from notifications.outbox import channel_probes, create_deliveries, reached_channels
 from notifications.service import notify
 from notifications.templates import TEMPLATES, Template
 from tests.factories import create_user
@@ -150,3 +150,51 @@ def test_the_driver_look_up_reaches_whom_the_session_look_up_reaches(app, catego
         }
 
     assert left(by_driver) == left(by_session)
+
+
+def _probed(user_id: int, category: str, conn=None) -> dict:
+    """The category's channel probes for one user, read in one statement of their own
+    (a scan reads them along its load)."""
+    probes, params = channel_probes(category)
+    if not probes:
+        return {}
+    statement = select(*(expression.label(name) for name, expression in probes))
+    row = db_driver.first_row(statement, {**params, PROBE_USER_ID: user_id}, conn)
+    return dict(row._mapping)
+
+
+@pytest.mark.parametrize("category", sorted(TEMPLATES))
+def test_look_ups_read_along_another_statement_reach_whom_their_own_reach(app, category):
+    """``channel_probes`` states each channel's look-up as SQL a hot path sends with a
+    statement of its own: deciding from what it read gives the same channels, and a
+    one-time acceptance is still reserved only inside a transaction."""
+    by_look_up, by_probe = _users(category, "l"), _users(category, "p")
+    expected = {state: reached_channels(uid, category) for state, uid in by_look_up.items()}
+    db.session.commit()
+    got = {}
+    for state, user_id in by_probe.items():
+        probed = _probed(user_id, category)
+        try:
+            got[state] = reached_channels(user_id, category, reserve=False, probed=probed)
+        except ReservationNeeded:
+            got[state] = reached_channels(user_id, category)  # reserves, as a scan does
+    assert got == expected
+    probed_channels = [name for name, _ in channel_probes(category)[0]]
+    assert ("wechat" in probed_channels) is (TEMPLATES[category].wechat is not None)
+
+
+def test_the_sms_probe_agrees_with_its_look_up(app):
+    template = Template("sms_always_probe", "测试", None, sms="always")
+    with_phone = create_user(Role.CITIZEN)
+    officer = create_user(Role.DEPARTMENT_OFFICER)  # no person, so no phone
+    sms = CHANNELS["sms"]
+    expression, params = sms.probe(template)
+    for user, expected in ((with_phone, True), (officer, False)):
+        value = db.session.scalar(select(expression), {**params, PROBE_USER_ID: user.id})
+        assert sms.reaches(user.id, template, probed=value) is expected
+    app.config["SMS_PROVIDER"] = "none"
+    try:
+        assert sms.probe(template) is None  # SMS off: nothing to look up, nobody reached
+        assert sms.reaches(with_phone.id, template, probed=True) is False
+    finally:
+        app.config["SMS_PROVIDER"] = "logging"
