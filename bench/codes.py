@@ -224,6 +224,11 @@ def main() -> None:
         db.session.commit()
         started = time.perf_counter()
         codes_data.populate(args.certificates)
+        # Fresh planner statistics, as autovacuum keeps them in production (this machine's
+        # PostgreSQL runs with autovacuum off; without them plans are guesses).
+        db.session.commit()
+        with db.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(db.text("ANALYZE"))
         print(f"data ready in {time.perf_counter() - started:.0f} s")
         certificate_count = db.session.scalar(
             select(func.count()).select_from(db.metadata.tables["certificates"])

@@ -52,3 +52,28 @@ def test_an_id_list_and_bind_processors_on_the_driver(app, seeded):
     rows = db_driver.fetch_all(statement, statement, {"ids": [second.id, first.id, 10**9]})
     assert sorted(r.id for r in rows) == [first.id, second.id]
     assert db_driver.fetch_all(statement, statement, {"ids": []}) == []
+
+
+def test_the_hot_paths_prepared_statements_keep_one_generic_plan(app, seeded):
+    """PostgreSQL re-plans a prepared statement for each run while its custom plans look
+    cheaper than the generic one, which for a scan's six-table load cost more than running
+    it. The thread's own connection is set to keep the generic plan
+    (``HOT_PATH_PLAN_CACHE_MODE``): after psycopg prepares the load, no run is re-planned."""
+    from backend.services import scans
+
+    certificate = create_certificate("id_card")
+    db.session.commit()
+    if not _postgresql():
+        return
+    with db_driver.connection() as conn:
+        assert conn.execute("SHOW plan_cache_mode").fetchone()[0] == "force_generic_plan"
+        for _ in range(12):  # psycopg prepares a statement on its fifth run
+            loaded = scans._load([certificate.id], conn, holder_user_id=0)
+            assert [c.id for c in loaded.certificates] == [certificate.id]
+        plans = conn.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE 'SELECT certificates.id, certificates.serial%'"
+        ).fetchall()
+    assert len(plans) == 1
+    generic, custom = plans[0]
+    assert generic >= 7 and custom == 0
