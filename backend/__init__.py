@@ -104,11 +104,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
         for engine in db.engines.values():
             install_idle_ping(engine, app.config["DB_PING_IDLE_S"])
         app.extensions["own_autocommit_connections"] = OwnAutocommitConnections(
-            db.engine,
-            app.config["DB_PING_IDLE_S"],
-            app.config["HOT_PATH_PLAN_CACHE_MODE"]
-            if db.engine.dialect.name == "postgresql"
-            else None,
+            db.engine, app.config["DB_PING_IDLE_S"]
         )
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     login_manager.init_app(app)

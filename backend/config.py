@@ -35,10 +35,6 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # Ping a pooled connection before use only after it sat idle this long (backend.db_pool).
     DB_PING_IDLE_S = float(os.environ.get("DB_PING_IDLE_S", "10"))
-    # PostgreSQL's plan_cache_mode on the hot paths' own connections (backend.db_pool):
-    # their statements are key look-ups, for which a prepared statement's one generic plan
-    # is right; "auto" re-plans a six-table scan load on every run (docs/benchmarks.md).
-    HOT_PATH_PLAN_CACHE_MODE = os.environ.get("HOT_PATH_PLAN_CACHE_MODE", "force_generic_plan")
     REDIS_URL: str | None = os.environ.get("REDIS_URL") or None
     # How many worker processes serve this app; the in-process token store needs exactly one.
     WORKERS = _int("WEB_CONCURRENCY", 1)

@@ -65,10 +65,9 @@ class OwnAutocommitConnections:
     closed when its thread ends or the engine is disposed (start-up, tests).
     """
 
-    def __init__(self, engine: Engine, idle_s: float, plan_cache_mode: str | None = None) -> None:
+    def __init__(self, engine: Engine, idle_s: float) -> None:
         self.engine = engine
         self.idle_s = idle_s
-        self.plan_cache_mode = plan_cache_mode
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: weakref.WeakSet[_OwnConnection] = weakref.WeakSet()
@@ -124,9 +123,7 @@ class OwnAutocommitConnections:
                 own.close()
                 own = None
         if own is None:
-            own = self._local.own = _OwnConnection(
-                self.engine.raw_connection(), self.plan_cache_mode
-            )
+            own = self._local.own = _OwnConnection(self.engine.raw_connection())
             with self._lock:
                 self._all.add(own)
         return own
@@ -141,7 +138,7 @@ class OwnAutocommitConnections:
 class _OwnConnection:
     """A detached connection; closed when dropped, disposed, or its thread has ended."""
 
-    def __init__(self, fairy, plan_cache_mode: str | None = None) -> None:
+    def __init__(self, fairy) -> None:
         fairy.detach()  # the pool forgets it; closing the fairy now closes the connection
         self.fairy = fairy
         self.driver = fairy.dbapi_connection  # psycopg's own connection
@@ -150,12 +147,6 @@ class _OwnConnection:
         self.driver.autocommit = True
         self.cursor = self.driver.cursor()
         self.close = weakref.finalize(self, _close, fairy, self.pid)
-        if plan_cache_mode:
-            # Once per connection. Prepared statements (psycopg prepares one after five runs)
-            # then keep one plan instead of re-planning each run; see HOT_PATH_PLAN_CACHE_MODE.
-            self.cursor.execute(
-                "SELECT set_config('plan_cache_mode', %s, false)", (plan_cache_mode,)
-            )
 
     @property
     def closed(self) -> bool:

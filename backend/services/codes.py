@@ -155,13 +155,21 @@ _OWNED = select(
 )
 _OWNERSHIP = _OWNED.where(Certificate.id.in_(bindparam("ids", expanding=True)))
 _OWNERSHIP_ANY = _OWNED.where(Certificate.id == any_(id_list("ids")))
+# The usual code shows one certificate: ``id = $1`` keeps one generic plan once prepared,
+# where an array makes PostgreSQL re-plan on every run (see scans._LOAD_ONE).
+_OWNERSHIP_ONE = _OWNED.where(Certificate.id == bindparam("id"))
 
 
 def _check_own_valid_certificates(user: Caller, certificate_ids: list[int]) -> None:
     """Every certificate exists, belongs to the user (or a company they represent), is
     valid: one query."""
-    params = {"ids": certificate_ids, "user_id": user.id}
-    certificates = {row.id: row for row in fetch_all(_OWNERSHIP_ANY, _OWNERSHIP, params)}
+    if len(certificate_ids) == 1:
+        params = {"id": certificate_ids[0], "user_id": user.id}
+        rows = fetch_all(_OWNERSHIP_ONE, _OWNERSHIP_ONE, params)
+    else:
+        params = {"ids": certificate_ids, "user_id": user.id}
+        rows = fetch_all(_OWNERSHIP_ANY, _OWNERSHIP, params)
+    certificates = {row.id: row for row in rows}
     for certificate_id in certificate_ids:
         certificate = certificates.get(certificate_id)
         if certificate is None or not (
