@@ -65,6 +65,7 @@ _SUBSCRIPTION = (
         User.wechat_openid.is_not(None),
     )
 )
+_SUBSCRIPTION_PROBE = _SUBSCRIPTION.scalar_subquery()  # built once: a hot path's column
 _RESERVE_ONE = (
     update(WeChatSubscription)
     .where(
@@ -132,7 +133,7 @@ class WeChatChannel(Channel):
     def probe(self, template: Template):
         if template.wechat is None:
             return None
-        return _SUBSCRIPTION.scalar_subquery(), {"b_template_id": template_id(template.wechat)}
+        return _SUBSCRIPTION_PROBE, {"b_template_id": template_id(template.wechat)}
 
     def send(self, message: Message) -> str | None:
         wechat = template_for(message.category).wechat
