@@ -87,6 +87,9 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
         )
     _resolve_secrets(app)
     _check_startup(app)
+    from backend.json_provider import OrjsonProvider
+
+    app.json = OrjsonProvider(app)
     app.json.ensure_ascii = False
 
     from backend.logging_setup import configure_logging

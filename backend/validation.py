@@ -13,12 +13,11 @@ through ``jsonschema``, which decides and names the fields. That is sound only w
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable
 from typing import Any
 
 import fastjsonschema
-from flask import request
+from flask import current_app, request
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -180,7 +179,8 @@ def validate(schema: dict, data: Any) -> Any:
 
 
 def read_json_body(schema: dict | None) -> Any:
-    """The request's JSON body: 415 when it is not JSON, 400 ``invalid_json`` when malformed."""
+    """The request's JSON body: 415 when it is not JSON, 400 ``invalid_json`` when malformed
+    or beyond what the app reads (NaN, integers past 64 bits: see ``backend.json_provider``)."""
     raw = request.get_data(cache=True)
     if not raw:
         data: Any = {}
@@ -192,7 +192,7 @@ def read_json_body(schema: dict | None) -> Any:
                 status_code=415,
             )
         try:
-            data = json.loads(raw)
+            data = current_app.json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValidationFailed("请求体不是合法的 JSON", code="invalid_json") from exc
     if schema is not None:
