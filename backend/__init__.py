@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from backend.config import Config, config_from_env
 
@@ -66,6 +67,15 @@ def _refuse_demo_accounts_in_production(app: Flask) -> None:
         )
 
 
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in routes: at most PostgreSQL's ``integer``. A larger id names no row,
+    so it is a 404 here rather than a parameter the database refuses (a 500)."""
+
+    def __init__(self, url_map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` is a config class, or a dict of overrides on the env config."""
     instance_path = os.environ.get("INSTANCE_PATH")
@@ -74,6 +84,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__, instance_path=instance_path, instance_relative_config=True, static_folder=None
     )
+    app.url_map.converters["int"] = RowIdConverter
     if isinstance(config, dict):
         base = config.get("CONFIG_CLASS", config_from_env())
         app.config.from_object(base)

@@ -23,6 +23,10 @@ from jsonschema.exceptions import ValidationError
 
 from backend.errors import AppError, ValidationFailed
 
+# A row id as clients send it: beyond PostgreSQL's ``integer`` it can name no row, and the
+# database would refuse the parameter (a 500) instead of the schema (a 400 naming it).
+ROW_ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
 TYPE_NAMES = {
     "string": "字符串",
     "integer": "整数",

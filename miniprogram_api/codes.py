@@ -8,6 +8,7 @@ from flask import Response, request
 
 from backend.models import Role
 from backend.services import codes, offline_codes, scans, usage_records
+from backend.validation import ROW_ID
 from miniprogram_api import bp
 from miniprogram_api.registry import ANYONE, endpoint, obj, page_query
 
@@ -106,7 +107,7 @@ OFFLINE_RESULT = obj(
         {
             "certificate_ids": {
                 "type": "array",
-                "items": {"type": "integer", "minimum": 1},
+                "items": ROW_ID,
                 "minItems": 1,
                 "maxItems": codes.MAX_CERTIFICATES_PER_CODE,
                 "uniqueItems": True,
@@ -198,9 +199,7 @@ def scan(caller, body):
     "Supervisor: all, e.g. the reported ones",
     tags=["codes"],
     auth=HOLDERS + VERIFIERS + SUPERVISORS,
-    query=page_query(
-        {"reported": {"type": "boolean"}, "certificate_id": {"type": "integer", "minimum": 1}}
-    ),
+    query=page_query({"reported": {"type": "boolean"}, "certificate_id": ROW_ID}),
     response=obj(
         {
             "items": {"type": "array", "items": USAGE_RECORD},
@@ -244,7 +243,7 @@ def report_usage_record(caller, body, record_id):
     auth=HOLDERS,
     body=obj(
         {
-            "certificate_id": {"type": "integer", "minimum": 1},
+            "certificate_id": ROW_ID,
             "fields": {
                 "type": "array",
                 "items": {"type": "string", "minLength": 1, "maxLength": 50},

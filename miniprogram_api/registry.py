@@ -147,7 +147,7 @@ def obj(properties: dict[str, Any], required: list[str] | None = None, **extra: 
 def page_query(extra: dict[str, Any] | None = None) -> dict:
     """The paging arguments every list endpoint takes."""
     props = {
-        "page": {"type": "integer", "minimum": 1},
+        "page": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
         "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
     }
     props.update(extra or {})

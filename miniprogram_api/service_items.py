@@ -11,6 +11,7 @@ from backend.models import Role
 from backend.models.service_items import CATEGORIES, ItemState
 from backend.service_item_presenters import present_batch, present_event, present_staff_item
 from backend.services import service_item_catalogue, service_item_workflow, service_items
+from backend.validation import ROW_ID
 from miniprogram_api import bp
 from miniprogram_api.registry import endpoint, obj, page_query
 
@@ -238,7 +239,7 @@ def revise_service_item(caller, item_id):
             "published_on": {"type": "string", "format": "date"},
             "item_ids": {
                 "type": "array",
-                "items": {"type": "integer", "minimum": 1},
+                "items": ROW_ID,
                 "minItems": 1,
                 "maxItems": 5000,
             },

@@ -16,6 +16,7 @@ from backend.theme_presenters import (
     present_consent,
     present_part,
 )
+from backend.validation import ROW_ID
 from miniprogram_api import bp
 from miniprogram_api.registry import ANYONE, endpoint, obj
 
@@ -50,7 +51,7 @@ BUNDLE_SCHEMA = obj(
         "icon": {"type": "string", "maxLength": 64, "pattern": r"^[a-z0-9_-]*$"},
         "service_item_ids": {
             "type": "array",
-            "items": {"type": "integer", "minimum": 1},
+            "items": ROW_ID,
             "minItems": 1,
             "maxItems": 20,
             "description": "published service items, in order",
@@ -245,7 +246,7 @@ def withdraw_theme_consent(caller, consent_id):
     summary="The unified form pre-filled from the certificates an active consent covers",
     tags=TAGS,
     auth=HOLDER,
-    query=obj({"consent_id": {"type": "integer", "minimum": 1}}, ["consent_id"]),
+    query=obj({"consent_id": ROW_ID}, ["consent_id"]),
     response=ANY_OBJECT,
     errors=[403, 404, 409],
 )
@@ -269,7 +270,7 @@ def theme_prefill(caller, bundle_id, query):
     auth=HOLDER,
     body=obj(
         {
-            "consent_id": {"type": ["integer", "null"], "minimum": 1},
+            "consent_id": {**ROW_ID, "type": ["integer", "null"]},
             "values": {
                 "type": "object",
                 "maxProperties": 50,

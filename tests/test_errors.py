@@ -120,3 +120,11 @@ def test_every_response_carries_a_request_id(client):
     assert len(response.headers["X-Request-ID"]) >= 8
     echoed = client.get("/healthz", headers={"X-Request-ID": "abcdef123456"})
     assert echoed.headers["X-Request-ID"] == "abcdef123456"
+
+
+def test_a_path_id_beyond_the_databases_integers_is_a_404_not_a_500(api, seeded):
+    """A route's ``<int:...>`` stops at PostgreSQL's ``integer``: a larger id names no row."""
+    assert api.get("/themes/2147483647").status_code == 404  # the largest id: looked up
+    response = api.get("/themes/99999999999")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"

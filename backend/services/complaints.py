@@ -16,6 +16,7 @@ from backend.errors import RateLimited, UnprocessableEntity
 from backend.extensions import db
 from backend.models import Complaint, Department, User
 from backend.services.tx import transactional
+from backend.validation import ROW_ID
 
 # How far back a report may go, and how many one account may file a day (abuse guard).
 MAX_AGE_DAYS = 366
@@ -31,7 +32,7 @@ COMPLAINT_BODY = {
         "occurred_on": {"type": "string", "format": "date"},
         "service_name": {"type": "string", "maxLength": 200},
         "description": {"type": "string", "maxLength": 2000},
-        "department_id": {"type": "integer", "minimum": 1},
+        "department_id": ROW_ID,
     },
 }
 

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, func, select, text
 from backend import clock, db_driver
 from backend.extensions import db
 from backend.models import Notification, UsageRecord
-from tests.codes.conftest import scan, show_ok
+from tests.codes.conftest import scan, show, show_ok
 from tests.factories import PASSWORD, create_certificate, error_of
 
 
@@ -242,3 +242,18 @@ def test_a_database_connection_lost_mid_scan_answers_503_and_writes_nothing(app,
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
     again = show_ok(api, world.citizen_token, [card_id])
     assert scan(api, world.member_token, again["qr_content"]).status_code == 200
+
+
+def test_an_id_beyond_the_databases_integers_is_a_named_400_not_a_500(api, world):
+    """PostgreSQL's ``integer`` ends at 2**31 - 1: a larger id names no row, and the schema
+    refuses it with the field named instead of the database refusing the parameter."""
+    response = show(api, world.citizen_token, [2**31])
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_value" and error["field"] == "certificate_ids.0"
+    offline = api.post(
+        "/offline-codes",
+        token=world.citizen_token,
+        json={"certificate_id": 2**40, "fields": ["姓名"]},
+    )
+    assert offline.status_code == 400 and offline.get_json()["error"]["field"] == "certificate_id"
