@@ -29,11 +29,11 @@ from typing import Any
 import qrcode
 import qrcode.image.svg
 from flask import current_app
-from sqlalchemy import any_, bindparam, exists, select
+from sqlalchemy import bindparam, exists, select
 
 from backend import clock
 from backend.caller_cache import Caller
-from backend.db_driver import fetch_all, id_list
+from backend.db_driver import ByIds, fetch_all
 from backend.errors import AppError, Conflict, Gone, NotFound, UnprocessableEntity
 from backend.models import Certificate, CompanyRepresentative, User
 from backend.services import rate_limits
@@ -154,22 +154,15 @@ _OWNED = select(
     .label("represented"),
 )
 _OWNERSHIP = _OWNED.where(Certificate.id.in_(bindparam("ids", expanding=True)))
-_OWNERSHIP_ANY = _OWNED.where(Certificate.id == any_(id_list("ids")))
-# The usual code shows one certificate: ``id = $1`` keeps one generic plan once prepared,
-# where an array makes PostgreSQL re-plan on every run (see scans._LOAD_ONE).
-_OWNERSHIP_ONE = _OWNED.where(Certificate.id == bindparam("id"))
+_OWNERSHIP_BY_IDS = ByIds(_OWNED, Certificate.id)  # on the driver: one id or several
 
 
 def _check_own_valid_certificates(user: Caller, certificate_ids: list[int]) -> None:
     """Every certificate exists, belongs to the user (or a company they represent), is
     valid: one query."""
-    if len(certificate_ids) == 1:
-        params = {"id": certificate_ids[0], "user_id": user.id}
-        rows = fetch_all(_OWNERSHIP_ONE, _OWNERSHIP_ONE, params)
-    else:
-        params = {"ids": certificate_ids, "user_id": user.id}
-        rows = fetch_all(_OWNERSHIP_ANY, _OWNERSHIP, params)
-    certificates = {row.id: row for row in rows}
+    statement, params = _OWNERSHIP_BY_IDS.pick(certificate_ids)
+    params.update(ids=certificate_ids, user_id=user.id)  # "ids": the portable statement's
+    certificates = {row.id: row for row in fetch_all(statement, _OWNERSHIP, params)}
     for certificate_id in certificate_ids:
         certificate = certificates.get(certificate_id)
         if certificate is None or not (

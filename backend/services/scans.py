@@ -16,7 +16,7 @@ from typing import Any
 
 from cachetools import TTLCache
 from flask import current_app
-from sqlalchemy import any_, bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import aliased
 
 from backend import clock, db_driver
@@ -219,12 +219,6 @@ _LOAD_ALL = (
     .order_by(Certificate.id, CertificateSeal.id)
 )
 _LOAD = _LOAD_ALL.where(Certificate.id.in_(bindparam("ids", expanding=True)))
-# For the driver (backend.db_driver): one array parameter instead of an expanding list,
-# and for the usual code of one certificate ``id = $1``. Prepared, the latter keeps one
-# generic plan; with an array PostgreSQL expects ten rows, finds a custom plan cheaper and
-# re-plans the six-table join on every run (four times the cost of running it).
-_LOAD_ANY = _LOAD_ALL.where(Certificate.id == any_(db_driver.id_list("ids")))
-_LOAD_ONE = _LOAD_ALL.where(Certificate.id == bindparam("id"))
 _USAGE = UsageRecord.__table__
 _INSERT_USAGE = insert(_USAGE)
 _USAGE_COLUMNS = (
@@ -253,26 +247,22 @@ class _Loaded:
     probed: dict[str, Any] | None = None  # the holder's channel probes (driver path)
 
 
-_load_with_probes: dict[tuple[bool, tuple[str, ...]], Any] = {}
+_load_with_probes: dict[tuple[str, ...], db_driver.ByIds] = {}
 
 
 def _driver_load(certificate_ids: list[int], holder_user_id: int, conn):
     """The load's rows with the holder's channel look-ups riding along (one round trip
     less per scan), and those look-ups' values by channel."""
     probes, params = channel_probes(NOTIFICATION_CATEGORY)
-    one = len(certificate_ids) == 1
-    key = (one, tuple(name for name, _ in probes))
-    statement = _load_with_probes.get(key)
-    if statement is None:
-        load = _LOAD_ONE if one else _LOAD_ANY
-        statement = load.add_columns(*(e.label(f"probe_{n}") for n, e in probes))
-        _load_with_probes[key] = statement
-    params[PROBE_USER_ID] = holder_user_id
-    if one:
-        params["id"] = certificate_ids[0]
-    else:
-        params["ids"] = list(certificate_ids)
-    names = key[1]
+    names = tuple(name for name, _ in probes)
+    load = _load_with_probes.get(names)
+    if load is None:
+        labelled = (e.label(f"probe_{n}") for n, e in probes)
+        load = _load_with_probes[names] = db_driver.ByIds(
+            _LOAD_ALL.add_columns(*labelled), Certificate.id
+        )
+    statement, ids = load.pick(certificate_ids)
+    params.update(ids, **{PROBE_USER_ID: holder_user_id})
     rows = db_driver.execute(conn, statement, params).fetchall()
     probed = {name: getattr(rows[0], f"probe_{name}") for name in names} if rows else None
     return rows, probed
