@@ -18,16 +18,25 @@ A view that only reads the caller's own columns (the hot paths: showing and scan
 code) can take an ``AccountSnapshot`` instead (``load_snapshot``): the same cached values,
 read-only, shared by the worker's requests. It needs no session, so such a request neither
 makes one nor tears one down (together about a tenth of a scan's CPU).
+
+Such a view may also take the caller *provisionally* (``provisional``): the worker
+remembers which account each login token it has seen belongs to, takes that account's
+copy, and has the request's one token-store step confirm, atomically and first, that the
+token still names the account and that its version is still the copy's
+(``token_store.CallerCheck``). A scan or a shown code then costs one round trip to the
+token store, not two. ``backend.auth`` confirms a check that no step confirmed before
+the request's answer (an error included) goes out.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import secrets
 import threading
 
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
 from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -36,7 +45,12 @@ from backend import db_driver
 from backend.errors import TokenStoreUnavailable
 from backend.extensions import db
 from backend.models import User
-from backend.token_store import USER_VERSION_PREFIX, get_token_store
+from backend.token_store import (
+    AUTH_TOKEN_PREFIX,
+    USER_VERSION_PREFIX,
+    CallerCheck,
+    get_token_store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +122,48 @@ def load_snapshot(user_id: int, version: str | None):
         return _remember(cache, user_id, version, copy).snapshot
     entry = _read(cache, user_id, version)
     return None if entry is None else entry.snapshot
+
+
+def _token_users() -> LRUCache:
+    found = current_app.extensions.get("token_users")
+    if found is None:
+        found = current_app.extensions.setdefault("token_users", LRUCache(20_000))
+    return found
+
+
+def _token_ref(token: str) -> bytes:
+    """What the worker keys a token by: a digest, so its memory holds no usable token."""
+    return hashlib.blake2b(token.encode(), digest_size=16).digest()
+
+
+def token_seen(token: str, user_id: int) -> None:
+    """Remember the account a login token named (a login token never changes account)."""
+    if _cache() is not None:
+        with _lock:
+            _token_users()[_token_ref(token)] = user_id
+
+
+def token_gone(token: str) -> None:
+    with _lock:
+        _token_users().pop(_token_ref(token), None)
+
+
+def provisional(token: str) -> tuple[AccountSnapshot, CallerCheck] | None:  # type: ignore[valid-type]
+    """The snapshot of the account this worker last saw ``token`` name, with the check
+    that confirms it in the request's token-store step; None when the worker has no copy
+    to offer (then the caller is resolved the usual way)."""
+    cache = _cache()
+    if cache is None:
+        return None
+    with _lock:
+        user_id = _token_users().get(_token_ref(token))
+        entry = cache.get(user_id) if user_id is not None else None
+    if entry is None or not entry.snapshot.enabled:
+        return None
+    check = CallerCheck(
+        AUTH_TOKEN_PREFIX + token, str(user_id), f"{USER_VERSION_PREFIX}{user_id}", entry.version
+    )
+    return entry.snapshot, check
 
 
 def _cached(cache: TTLCache | None, user_id: int, version: str | None) -> _Entry | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import redis
 
@@ -26,6 +27,27 @@ class CounterExceeded(Exception):
     def __init__(self, index: int) -> None:
         super().__init__(index)
         self.index = index  # 0-based, in the order the counters were given
+
+
+@dataclass(frozen=True, slots=True)
+class CallerCheck:
+    """A caller a request took from its worker's memory (``backend.caller_cache``), to be
+    confirmed by the token-store step it makes anyway instead of by a round trip of its
+    own: the login token must still name this user, and the account's version must still
+    be the one the worker's copy was read under."""
+
+    token_key: str
+    user_id: str
+    version_key: str
+    version: str
+
+
+class CallerCheckFailed(Exception):
+    """A ``CallerCheck`` did not hold; the step it rode on did nothing (counted nothing)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "token": logged out or expired; "version": account changed
 
 
 # Key prefixes and TTLs, named once. Keys are "<prefix><token>".
@@ -68,12 +90,19 @@ class TokenStore(ABC):
 
     @abstractmethod
     def take_and_set(
-        self, key: str, then_key: str, then_value: str, then_ttl_s: int, counters: Counters = ()
+        self,
+        key: str,
+        then_key: str,
+        then_value: str,
+        then_ttl_s: int,
+        counters: Counters = (),
+        check: CallerCheck | None = None,
     ) -> str | None:
         """``take(key)`` and, only if it held a value, set ``then_key``: one atomic step.
 
         Records what happened to a one-time token in the same step that consumes it.
-        ``counters`` are counted first, in the same step; if one is over its limit,
+        ``check`` is confirmed first (else ``CallerCheckFailed``, nothing done), then
+        ``counters`` are counted, in the same step; if one is over its limit,
         ``CounterExceeded`` is raised and nothing is taken (a rate-limited attempt).
         """
 
@@ -135,6 +164,16 @@ class MemoryTokenStore(TokenStore):
             del self._items[key]
             return item[0]
 
+    def _check(self, check: CallerCheck | None) -> None:
+        if check is None:
+            return
+        token = self._live(check.token_key)
+        if token is None or token[0] != check.user_id:
+            raise CallerCheckFailed("token")
+        version = self._live(check.version_key)
+        if version is None or version[0] != check.version:
+            raise CallerCheckFailed("version")
+
     def _count(self, counters: Counters) -> None:
         over = None
         for index, (key, limit, window_s) in enumerate(counters):
@@ -146,8 +185,9 @@ class MemoryTokenStore(TokenStore):
         if over is not None:
             raise CounterExceeded(over)
 
-    def take_and_set(self, key, then_key, then_value, then_ttl_s, counters=()):
+    def take_and_set(self, key, then_key, then_value, then_ttl_s, counters=(), check=None):
         with self._lock:
+            self._check(check)
             self._count(counters)
             item = self._live(key)
             if item is None:
@@ -174,8 +214,9 @@ class MemoryTokenStore(TokenStore):
             item = self._live(key)
             return None if item is None else max(0, int(item[1] - time.monotonic()))
 
-    def rotate(self, pointer, items, retire, counters=()) -> str | None:
+    def rotate(self, pointer, items, retire, counters=(), check=None) -> str | None:
         with self._lock:
+            self._check(check)
             self._count(counters)
             now = time.monotonic()
             old = self._live(pointer[0])
@@ -213,24 +254,31 @@ class RedisTokenStore(TokenStore):
 
     kind = "redis"
 
-    # Fixed-window counters ahead of a script's own work. KEYS: the counters' keys first
-    # (ARGV[1] of them); ARGV: their limits and windows from ARGV[2]. Returns the 1-based
-    # index of the first counter over its limit, 0 for none; then ``o`` is where the
-    # script's own KEYS and ARGV start.
-    COUNT = """
-local c = tonumber(ARGV[1])
+    # Ahead of a script's own work: a caller check (ARGV[1] = 1: KEYS[1] must hold ARGV[2]
+    # and KEYS[2] ARGV[3]; else the script returns {-1} or {-2} and does nothing), then
+    # fixed-window counters (their number next in ARGV, their keys next in KEYS, then a
+    # limit and a window each). A full counter returns {its 1-based index} and the script
+    # does nothing more; then ``k`` and ``a`` are where the script's own KEYS and ARGV start.
+    PRELUDE = """
+local k, a = 0, 1
+if ARGV[1] == '1' then
+  if redis.call('GET', KEYS[1]) ~= ARGV[2] then return {-1} end
+  if redis.call('GET', KEYS[2]) ~= ARGV[3] then return {-2} end
+  k, a = 2, 3
+end
+local c = tonumber(ARGV[a + 1])
 local over = 0
 for i = 1, c do
-  local count = redis.call('INCR', KEYS[i])
-  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2 * i + 1]) end
-  if over == 0 and count > tonumber(ARGV[2 * i]) then over = i end
+  local count = redis.call('INCR', KEYS[k + i])
+  if count == 1 then redis.call('EXPIRE', KEYS[k + i], ARGV[a + 2 * i + 1]) end
+  if over == 0 and count > tonumber(ARGV[a + 2 * i]) then over = i end
 end
 if over > 0 then return {over} end
-local k, a = c, 2 * c + 1
+k, a = k + c, a + 2 * c + 1
 """
     # GETDEL, then SET only when there was a value; Lua scripts run atomically in Redis.
     TAKE_AND_SET = (
-        COUNT
+        PRELUDE
         + """
 local value = redis.call('GETDEL', KEYS[k + 1])
 if value then redis.call('SET', KEYS[k + 2], ARGV[a + 1], 'EX', ARGV[a + 2]) end
@@ -240,7 +288,7 @@ return value
 
     # KEYS: pointer then items; ARGV: their values and TTLs, then the retire arguments.
     ROTATE = (
-        COUNT
+        PRELUDE
         + """
 local n = #KEYS - k
 local old = redis.call('GET', KEYS[k + 1])
@@ -289,18 +337,27 @@ return {value, redis.call('GET', ARGV[1] .. value)}
     def take(self, key: str) -> str | None:
         return self._call(self.client.getdel, key)
 
-    def _counted(self, script, counters: Counters, keys: list, args: list):
-        counter_args = [len(counters)] + [
-            x for _, limit, window in counters for x in (limit, window)
-        ]
-        result = self._call(script, [c[0] for c in counters] + keys, counter_args + args)
+    def _counted(self, script, counters: Counters, check, keys: list, args: list):
+        """Run ``script`` behind the PRELUDE: the caller check, then the counters."""
+        if check is None:
+            head_keys, head_args = [], [0]
+        else:
+            head_keys = [check.token_key, check.version_key]
+            head_args = [1, check.user_id, check.version]
+        head_keys += [c[0] for c in counters]
+        head_args.append(len(counters))
+        head_args += [x for _, limit, window in counters for x in (limit, window)]
+        result = self._call(script, head_keys + keys, head_args + args)
         if isinstance(result, list):
-            raise CounterExceeded(int(result[0]) - 1)
+            index = int(result[0])
+            if index < 0:
+                raise CallerCheckFailed("token" if index == -1 else "version")
+            raise CounterExceeded(index - 1)
         return result
 
-    def take_and_set(self, key, then_key, then_value, then_ttl_s, counters=()):
+    def take_and_set(self, key, then_key, then_value, then_ttl_s, counters=(), check=None):
         return self._counted(
-            self._take_and_set, counters, [key, then_key], [then_value, then_ttl_s]
+            self._take_and_set, counters, check, [key, then_key], [then_value, then_ttl_s]
         )
 
     def set_many(self, items: list[tuple[str, str, int]]) -> list[str | None]:
@@ -319,10 +376,10 @@ return {value, redis.call('GET', ARGV[1] .. value)}
         left = self._call(self.client.ttl, key)
         return None if left is None or left < 0 else int(left)
 
-    def rotate(self, pointer, items, retire, counters=()) -> str | None:
+    def rotate(self, pointer, items, retire, counters=(), check=None) -> str | None:
         entries = [pointer, *items]
         args = [x for _, value, ttl_s in entries for x in (value, ttl_s)] + list(retire)
-        return self._counted(self._rotate, counters, [key for key, _, _ in entries], args)
+        return self._counted(self._rotate, counters, check, [key for key, _, _ in entries], args)
 
     def get_chained(self, key: str, prefix: str) -> tuple[str | None, str | None]:
         value, chained = self._call(self._get_chained, [key], [prefix])

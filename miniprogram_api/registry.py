@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from backend.auth import require_caller, resolve_caller
+from backend.auth import require_caller, resolve_caller, with_provisional_caller
 from backend.validation import read_json_body, read_query
 
 ANYONE = "anyone"
@@ -80,7 +80,9 @@ def endpoint(
     ``caller`` (when auth is required), ``body`` and ``query`` (when declared) and the
     path arguments; it returns a dict, a list, or a ready response. ``caller_snapshot``:
     the view only reads the caller's columns, so a bearer caller may come as a read-only
-    ``AccountSnapshot`` (no session: the hot paths).
+    ``AccountSnapshot`` (no session: the hot paths), provisionally from the worker's
+    memory: the view's token-store step must take the check (``auth.take_caller_check``)
+    and nothing before that step may write (``auth.with_provisional_caller``).
     """
 
     prefix = bp.url_prefix or ""
@@ -103,14 +105,13 @@ def endpoint(
     )
 
     def decorator(view):
-        @functools.wraps(view)
-        def wrapper(**path_args: Any):
+        def run(path_args: dict[str, Any], provisional: bool):
             kwargs: dict[str, Any] = dict(path_args)
             if auth == ANYONE:
                 kwargs["caller"] = resolve_caller()
             else:
                 roles = None if auth == LOGGED_IN else tuple(auth)
-                kwargs["caller"] = require_caller(roles, caller_snapshot)
+                kwargs["caller"] = require_caller(roles, caller_snapshot, provisional)
             if body is not None:
                 kwargs["body"] = read_json_body(body)
             elif not raw_body and method in ("POST", "PUT", "PATCH"):
@@ -123,6 +124,12 @@ def endpoint(
                 response_obj.status_code = status
                 return response_obj
             return result
+
+        @functools.wraps(view)
+        def wrapper(**path_args: Any):
+            if caller_snapshot and auth != ANYONE:
+                return with_provisional_caller(lambda provisional: run(path_args, provisional))
+            return run(path_args, False)
 
         endpoint_name = f"{method.lower()}_{view.__name__}"
         bp.add_url_rule(rule, endpoint=endpoint_name, view_func=wrapper, methods=[method])

@@ -5,7 +5,13 @@ import threading
 import pytest
 
 from backend.errors import TokenStoreUnavailable
-from backend.token_store import CounterExceeded, MemoryTokenStore, RedisTokenStore
+from backend.token_store import (
+    CallerCheck,
+    CallerCheckFailed,
+    CounterExceeded,
+    MemoryTokenStore,
+    RedisTokenStore,
+)
 from tests.conftest import TEST_REDIS_URL
 
 
@@ -193,3 +199,58 @@ def test_counters_fail_closed_when_redis_is_down():
     dead = RedisTokenStore("redis://127.0.0.1:1/0", timeout_s=0.2)
     with pytest.raises(TokenStoreUnavailable):
         dead.take_and_set("k", "then", "v", 10, (("limit", 1, 60),))
+
+
+def _caller(store, version="v1") -> CallerCheck:
+    store.set("auth:t", "7", 30)
+    store.set("version:7", "v1", 30)
+    return CallerCheck("auth:t", "7", "version:7", version)
+
+
+def test_a_caller_check_rides_along_a_take_and_nothing_happens_when_it_fails(store):
+    counters = (("limit", 5, 60),)
+    store.set("code:1", "a", 30)
+    for make_check, reason in (
+        (lambda: CallerCheck("auth:t", "7", "version:7", "v1"), "token"),  # no such token
+        (lambda: _caller(store, version="v0"), "version"),  # the account changed since
+        (lambda: CallerCheck("auth:t", "8", "version:8", "v1"), "token"),  # another's
+    ):
+        with pytest.raises(CallerCheckFailed) as failed:
+            store.take_and_set("code:1", "used:1", "x", 30, counters, make_check())
+        assert failed.value.reason == reason
+        assert store.get("code:1") == "a" and store.get("used:1") is None
+        assert store.get("limit") is None  # not counted either
+    assert store.take_and_set("code:1", "used:1", "x", 30, counters, _caller(store)) == "a"
+    assert store.get("used:1") == "x" and store.get("limit") == "1"
+
+
+def test_a_caller_check_rides_along_a_rotate_and_nothing_happens_when_it_fails(store):
+    retire = ("live:", "gone:", "replaced", 100)
+    counters = (("limit", 5, 60),)
+    store.rotate(("current", "A", 30), [("live:A", "a", 30)], retire)
+    store.set("version:7", "v2", 30)
+    store.set("auth:t", "7", 30)
+    with pytest.raises(CallerCheckFailed) as failed:
+        store.rotate(
+            ("current", "B", 30),
+            [("live:B", "b", 30)],
+            retire,
+            counters,
+            CallerCheck("auth:t", "7", "version:7", "v1"),
+        )
+    assert failed.value.reason == "version"
+    assert store.get("current") == "A" and store.get("live:A") == "a"
+    assert store.get("live:B") is None and store.get("limit") is None
+    check = CallerCheck("auth:t", "7", "version:7", "v2")
+    assert store.rotate(("current", "B", 30), [("live:B", "b", 30)], retire, counters, check)
+    assert store.get("current") == "B" and store.get("gone:A") == "replaced"
+    assert store.get("limit") == "1"
+
+
+def test_a_caller_check_and_full_counters_together(store):
+    """The check comes first: a full counter is only reported to a confirmed caller."""
+    counters = (("limit", 0, 60),)
+    store.set("code:1", "a", 30)
+    with pytest.raises(CounterExceeded):
+        store.take_and_set("code:1", "used:1", "x", 30, counters, _caller(store))
+    assert store.get("code:1") == "a"

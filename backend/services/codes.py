@@ -32,6 +32,7 @@ from flask import current_app
 from sqlalchemy import bindparam, exists, select
 
 from backend import clock
+from backend.auth import take_caller_check
 from backend.caller_cache import Caller
 from backend.db_driver import ByIds, fetch_all
 from backend.errors import AppError, Conflict, Gone, NotFound, UnprocessableEntity
@@ -230,10 +231,10 @@ def show_code(
     store = get_token_store()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     current_key = f"{CODE_CURRENT_PREFIX}{user.id}:{','.join(map(str, ids))}"
-    # One atomic round trip: count the holder's rate limit (when full, nothing else
-    # happens), point "current" at the new code, write it with its state, and retire the
-    # previous code if still unused (it then says it was replaced; a used one keeps its
-    # outcome).
+    # One atomic round trip: confirm a provisional caller and count the holder's rate
+    # limit (when either fails, nothing else happens), point "current" at the new code,
+    # write it with its state, and retire the previous code if still unused (it then says
+    # it was replaced; a used one keeps its outcome).
     with rate_limits.counted_along(rate_limits.CODES, f"user:{user.id}") as limit:
         store.rotate(
             (current_key, token, ttl + CODE_EXPIRY_SLACK_S),
@@ -245,6 +246,7 @@ def show_code(
                 CODE_TOMBSTONE_TTL_S,
             ),
             limit,
+            take_caller_check(),
         )
     return {
         "token": token,
@@ -262,7 +264,7 @@ def redeem(token: str, organisation_name: str, counters=()) -> CodeRecord:
     """Consume a live code, recording who used it in the same step: one caller wins;
     the rest learn why they did not. ``counters``: token-store counters counted in that
     step (``rate_limits.counted_along``); a full one raises ``CounterExceeded``, nothing
-    taken."""
+    taken. A provisional caller's check rides on the step too (``auth``)."""
     store = get_token_store()
     now = _epoch_now()
     outcome = _dumps({"s": "used", "by": organisation_name, "at": now})
@@ -272,6 +274,7 @@ def redeem(token: str, organisation_name: str, counters=()) -> CodeRecord:
         outcome,
         CODE_TOMBSTONE_TTL_S,
         counters,
+        take_caller_check(),
     )
     if raw is not None:
         record = CodeRecord.loads(raw)
