@@ -1,7 +1,7 @@
 """Benchmark of the certificate library, with the raw Ed25519 sign rate as the baseline.
 
 Measures, in one run on one machine:
-  0. the raw Ed25519 sign rate over canonical certificate payloads (``cryptography``);
+  0. the raw Ed25519 sign rate over canonical certificate payloads (the signer's library, PyNaCl);
   a. issuing certificates one by one through the service layer
      (``certificate_issuing.issue_certificate``: validation, holder look-up and creation,
      serial allocation, encryption, sealing, one committed transaction per certificate),

@@ -388,7 +388,8 @@ def _record(
             loaded = _load(record.certificate_ids, conn, record.holder_user_id)
             scan = _assess(member, organisation, token, record, purpose, loaded)
             queued = _write_on_driver(conn, scan, loaded.probed)
-        enqueue_committed([("delivery", queued, False)])
+        if queued:  # usually none: the inbox needs no job
+            enqueue_committed([("delivery", queued, False)])
         return scan.outcome
     return _record_on_session(member, organisation, token, record, purpose)
 
