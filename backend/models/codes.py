@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from backend.extensions import db
 from backend.models.accounts import Person, User
@@ -24,6 +24,14 @@ class UsageRecord(db.Model):
 
     Holder, type and issuing department are copied from the certificate so the holder's
     list and the supervision figures need no join through certificates.
+
+    An append-only log: its references carry no foreign-key constraints (only the
+    holder's report, ``reported_by_id``, an update, keeps one). Every scan would
+    otherwise take a WAL-logged KEY SHARE lock on seven rows, among them the busiest of
+    the database (the member, the organisation, the type, the department) and a random
+    page of certificates and persons, which every scan then dirtied. Scans write the
+    record from rows the same request read, and nothing deletes what it names; the
+    references' integrity is tested on the write path.
     """
 
     __tablename__ = "usage_records"
@@ -37,14 +45,14 @@ class UsageRecord(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     scan_id: Mapped[str] = mapped_column(String(32), index=True)  # groups one scan's records
     code_ref: Mapped[str] = mapped_column(String(32))  # SHA-256 prefix of the code token
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("verifier_organisations.id"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    shown_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
-    holder_person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
-    holder_company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
-    type_id: Mapped[int] = mapped_column(ForeignKey("certificate_types.id"))
-    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    organisation_id: Mapped[int]  # verifier_organisations.id
+    member_id: Mapped[int]  # users.id
+    shown_by_id: Mapped[int]  # users.id
+    certificate_id: Mapped[int]  # certificates.id
+    holder_person_id: Mapped[int | None]  # persons.id
+    holder_company_id: Mapped[int | None]  # companies.id
+    type_id: Mapped[int]  # certificate_types.id
+    department_id: Mapped[int]  # departments.id
     fields_disclosed: Mapped[list] = mapped_column(JSON, default=list)
     purpose: Mapped[str] = mapped_column(String(100))
     result: Mapped[str] = mapped_column(String(16))
@@ -54,10 +62,24 @@ class UsageRecord(db.Model):
     report_reason: Mapped[str | None] = mapped_column(String(500))
     reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    organisation: Mapped[VerifierOrganisation] = relationship()
-    certificate: Mapped[Certificate] = relationship()
-    type: Mapped[CertificateType] = relationship()
-    department: Mapped[Department] = relationship()
-    member: Mapped[User] = relationship(foreign_keys=[member_id])
-    holder_person: Mapped[Person | None] = relationship()
-    holder_company: Mapped[Company | None] = relationship()
+    organisation: Mapped[VerifierOrganisation] = relationship(
+        primaryjoin=lambda: foreign(UsageRecord.organisation_id) == VerifierOrganisation.id
+    )
+    certificate: Mapped[Certificate] = relationship(
+        primaryjoin=lambda: foreign(UsageRecord.certificate_id) == Certificate.id
+    )
+    type: Mapped[CertificateType] = relationship(
+        primaryjoin=lambda: foreign(UsageRecord.type_id) == CertificateType.id
+    )
+    department: Mapped[Department] = relationship(
+        primaryjoin=lambda: foreign(UsageRecord.department_id) == Department.id
+    )
+    member: Mapped[User] = relationship(
+        primaryjoin=lambda: foreign(UsageRecord.member_id) == User.id
+    )
+    holder_person: Mapped[Person | None] = relationship(
+        primaryjoin=lambda: foreign(UsageRecord.holder_person_id) == Person.id
+    )
+    holder_company: Mapped[Company | None] = relationship(
+        primaryjoin=lambda: foreign(UsageRecord.holder_company_id) == Company.id
+    )
