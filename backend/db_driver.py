@@ -32,7 +32,7 @@ from sqlalchemy.sql import ClauseElement
 
 from backend.extensions import db
 
-_compiled: dict[int, tuple[ClauseElement, str, dict[str, Any], dict[str, Any]]] = {}
+_compiled: dict[int, tuple[ClauseElement, str, dict[str, Any], dict[str, Any], _Rows]] = {}
 
 
 def usable() -> bool:
@@ -82,8 +82,28 @@ class ByIds:
         return self.many, {"ids": list(ids)}
 
 
-def _compile(statement: ClauseElement) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """The statement's text, its bind processors, and the values of its literals."""
+class _Rows:
+    """A statement's row factory: ``namedtuple_row``'s row class, made from the first
+    result and kept, since a statement's columns never change (``namedtuple_row`` reads
+    and looks up every column name again on each run)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self) -> None:
+        self.make = None
+
+    def __call__(self, cursor):
+        make = self.make
+        if make is None:
+            make = namedtuple_row(cursor)
+            if cursor.pgresult is not None and cursor.pgresult.nfields:
+                self.make = make
+        return make
+
+
+def _compile(statement: ClauseElement) -> tuple[str, dict[str, Any], dict[str, Any], _Rows]:
+    """The statement's text, its bind processors, the values of its literals and its row
+    factory."""
     found = _compiled.get(id(statement))
     if found is None or found[0] is not statement:
         compiled = statement.compile(dialect=db.engine.dialect)
@@ -93,9 +113,9 @@ def _compile(statement: ClauseElement) -> tuple[str, dict[str, Any], dict[str, A
             for name, value in compiled.construct_params(_check=False).items()
             if value is not None
         }
-        found = (statement, compiled.string, processors, defaults)
+        found = (statement, compiled.string, processors, defaults, _Rows())
         _compiled[id(statement)] = found
-    return found[1], found[2], found[3]
+    return found[1], found[2], found[3], found[4]
 
 
 def execute(conn: psycopg.Connection, statement: ClauseElement, params: dict[str, Any]):
@@ -103,7 +123,7 @@ def execute(conn: psycopg.Connection, statement: ClauseElement, params: dict[str
     on the driver; returns the psycopg cursor, rows named like the statement's columns.
     Expanding ``IN`` lists are not supported: use ``= ANY(:list)`` in statements meant
     for this."""
-    sql, processors, defaults = _compile(statement)
+    sql, processors, defaults, rows = _compile(statement)
     if defaults:
         params = {**defaults, **params}
     if processors:
@@ -111,7 +131,7 @@ def execute(conn: psycopg.Connection, statement: ClauseElement, params: dict[str
             key: (processors[key](value) if key in processors and value is not None else value)
             for key, value in params.items()
         }
-    return conn.cursor(row_factory=namedtuple_row).execute(sql, params)
+    return conn.cursor(row_factory=rows).execute(sql, params)
 
 
 def first_row(statement: ClauseElement, params: dict[str, Any], conn=None):

@@ -45,6 +45,12 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--database", default="bench_codes")
+    p.add_argument(
+        "--database-socket",
+        default="/var/run/postgresql" if Path("/var/run/postgresql").is_dir() else "",
+        help="the app reaches PostgreSQL through this Unix socket directory, as a server on "
+        "the same machine should be reached ('' for TCP at the admin URL's host)",
+    )
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--connections", type=int, default=32)
@@ -60,9 +66,13 @@ def parse_args() -> argparse.Namespace:
 def configure_environment(args: argparse.Namespace) -> dict[str, str]:
     """Production settings for the app, in this process and in gunicorn's."""
     base = args.pg_admin_url.rsplit("/", 1)[0]
+    database_url = f"{base}/{args.database}"
+    if args.database_socket:
+        user = base.split("//", 1)[1].split("@", 1)[0]
+        database_url = f"postgresql://{user}@/{args.database}?host={args.database_socket}"
     env = {
         "APP_ENV": "production",
-        "DATABASE_URL": f"{base}/{args.database}",
+        "DATABASE_URL": database_url,
         "REDIS_URL": args.redis_url,
         "SECRET_KEY": "bench-secret-key",
         "DATA_ENCRYPTION_KEY": BENCH_KEY,
@@ -319,7 +329,9 @@ def main() -> None:
             log.close()
     report(results, args)
     (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    print(f"\nraw results: {work / 'results.json'}")
+    transport = f"Unix socket {args.database_socket}" if args.database_socket else "TCP"
+    print(f"\nthe app reached PostgreSQL through: {transport}; Redis: {args.redis_url}")
+    print(f"raw results: {work / 'results.json'}")
 
 
 def report(r: dict, args) -> None:

@@ -87,3 +87,22 @@ def test_a_one_certificate_load_keeps_one_generic_plan_once_prepared(app, seeded
     # PostgreSQL plans a prepared statement's first five runs afresh, then keeps the
     # generic plan: at most five of these runs were planned on their own.
     assert custom - custom_before <= 5 and generic - generic_before >= 10
+
+
+def test_a_statement_keeps_its_row_class_and_still_names_every_column(app, seeded):
+    """The row class is made once per statement (from its first result), not per run."""
+    first = create_certificate("id_card")
+    second = create_certificate("marriage_certificate")
+    if not _postgresql():
+        return
+    statement = select(Certificate.id, Certificate.serial.label("number")).where(
+        Certificate.id == any_(db_driver.id_list("ids"))
+    )
+    with db_driver.connection() as conn:
+        empty = db_driver.execute(conn, statement, {"ids": []}).fetchall()
+        one = db_driver.execute(conn, statement, {"ids": [first.id]}).fetchone()
+        other = db_driver.execute(conn, statement, {"ids": [second.id]}).fetchone()
+    assert empty == []
+    assert (one.id, one.number) == (first.id, first.serial)
+    assert (other.id, other.number) == (second.id, second.serial)
+    assert type(one) is type(other)
