@@ -160,7 +160,7 @@ def with_provisional_caller(run: Callable[[bool], T]) -> T:
     try:
         try:
             result = run(True)
-        except AppError:
+        except Exception:  # an error too goes out only to a confirmed caller
             settle_caller_check()
             raise
         settle_caller_check()
