@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis
 
 from backend.errors import TokenStoreUnavailable
+from backend.redis_scripts import ScriptRunner
 
 # Fixed-window counters counted in the same atomic step as a token operation:
 # ``(key, limit, window_s)``; a window starts at its key's first count.
@@ -318,6 +319,7 @@ return {value, redis.call('GET', ARGV[1] .. value)}
             decode_responses=True,
             health_check_interval=30,
         )
+        self._scripts = ScriptRunner(self.client)
         self._take_and_set = self.client.register_script(self.TAKE_AND_SET)
         self._get_chained = self.client.register_script(self.GET_CHAINED)
         self._rotate = self.client.register_script(self.ROTATE)
@@ -347,7 +349,7 @@ return {value, redis.call('GET', ARGV[1] .. value)}
         head_keys += [c[0] for c in counters]
         head_args.append(len(counters))
         head_args += [x for _, limit, window in counters for x in (limit, window)]
-        result = self._call(script, head_keys + keys, head_args + args)
+        result = self._call(self._scripts.run, script, head_keys + keys, head_args + args)
         if isinstance(result, list):
             index = int(result[0])
             if index < 0:
@@ -382,11 +384,16 @@ return {value, redis.call('GET', ARGV[1] .. value)}
         return self._counted(self._rotate, counters, check, [key for key, _, _ in entries], args)
 
     def get_chained(self, key: str, prefix: str) -> tuple[str | None, str | None]:
-        value, chained = self._call(self._get_chained, [key], [prefix])
+        value, chained = self._call(self._scripts.run, self._get_chained, [key], [prefix])
         return value or None, chained or None
 
     def add(self, key: str, value: str, ttl_s: int) -> bool:
         return bool(self._call(lambda: self.client.set(key, value, ex=ttl_s, nx=True)))
+
+    def close(self) -> None:
+        """Drop this thread's script connection and the pool's connections."""
+        self._scripts.close()
+        self.client.close()
 
     def health(self) -> bool:
         try:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis
 from sqlalchemy import create_engine, func, select, text
 
 from backend import clock, db_driver
@@ -18,6 +14,7 @@ from backend.extensions import db
 from backend.models import Notification, UsageRecord
 from tests.codes.conftest import scan, show, show_ok
 from tests.factories import PASSWORD, create_certificate, error_of
+from tests.redis_server import ThrowawayRedis
 
 
 def usage_count() -> int:
@@ -138,44 +135,15 @@ def test_of_twenty_concurrent_scans_of_one_code_exactly_one_succeeds(app, api, w
 # --- the token store going away --------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def throwaway_redis():
     """A redis-server of our own, so killing it never touches the shared one."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    client.close()
-    yield url, process
-    if process.poll() is None:
-        process.kill()
-    process.wait()
+    server = ThrowawayRedis()
+    server.start()
+    yield server.url, server.process
+    if server.process.poll() is None:
+        server.process.kill()
+    server.process.wait()
 
 
 def _web_login(client, user) -> dict:
