@@ -33,6 +33,11 @@ from sqlalchemy.sql import ClauseElement
 from backend.extensions import db
 
 _compiled: dict[int, tuple[ClauseElement, str, dict[str, Any], dict[str, Any], _Rows]] = {}
+# A cursor per connection and statement, kept with its row factory on the connection
+# itself, so it goes when the connection goes (a new cursor per run cost 20 µs of CPU, a
+# third of running ``SELECT 1``). A statement's rows are fetched before it runs again on
+# the same connection.
+_CURSORS = "_db_driver_cursors"
 
 
 def usable() -> bool:
@@ -120,9 +125,9 @@ def _compile(statement: ClauseElement) -> tuple[str, dict[str, Any], dict[str, A
 
 def execute(conn: psycopg.Connection, statement: ClauseElement, params: dict[str, Any]):
     """Run a Core statement (built once, at import or in a cached builder) with ``params``
-    on the driver; returns the psycopg cursor, rows named like the statement's columns.
-    Expanding ``IN`` lists are not supported: use ``= ANY(:list)`` in statements meant
-    for this."""
+    on the driver; returns the connection's psycopg cursor, rows named like the
+    statement's columns (fetch them before the statement runs again on ``conn``). Expanding
+    ``IN`` lists are not supported: use ``= ANY(:list)`` in statements meant for this."""
     sql, processors, defaults, rows = _compile(statement)
     if defaults:
         params = {**defaults, **params}
@@ -131,7 +136,14 @@ def execute(conn: psycopg.Connection, statement: ClauseElement, params: dict[str
             key: (processors[key](value) if key in processors and value is not None else value)
             for key, value in params.items()
         }
-    return conn.cursor(row_factory=rows).execute(sql, params)
+    cursors: dict[_Rows, psycopg.Cursor] | None = getattr(conn, _CURSORS, None)
+    if cursors is None:
+        cursors = {}
+        setattr(conn, _CURSORS, cursors)
+    cursor = cursors.get(rows)
+    if cursor is None or cursor.closed:
+        cursor = cursors[rows] = conn.cursor(row_factory=rows)
+    return cursor.execute(sql, params)
 
 
 def first_row(statement: ClauseElement, params: dict[str, Any], conn=None):

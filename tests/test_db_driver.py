@@ -106,3 +106,33 @@ def test_a_statement_keeps_its_row_class_and_still_names_every_column(app, seede
     assert (one.id, one.number) == (first.id, first.serial)
     assert (other.id, other.number) == (second.id, second.serial)
     assert type(one) is type(other)
+
+
+def test_statements_on_one_connection_keep_their_own_cursor_and_rows(app, seeded):
+    """Each statement reuses a cursor of its own on the connection: interleaved statements
+    keep their own columns, a second run gives that run's rows, and a new connection (after
+    a lost one) starts with fresh cursors."""
+    first = create_certificate("id_card")
+    second = create_certificate("marriage_certificate")
+    if not _postgresql():
+        return
+    serials = select(Certificate.serial.label("number")).where(
+        Certificate.id == any_(db_driver.id_list("ids"))
+    )
+    holders = select(Certificate.id, Certificate.holder_person_id.label("person")).where(
+        Certificate.id == any_(db_driver.id_list("ids"))
+    )
+    with db_driver.connection() as conn:
+        a = db_driver.execute(conn, serials, {"ids": [first.id]})
+        b = db_driver.execute(conn, holders, {"ids": [second.id]})
+        assert a is not b
+        assert b.fetchall() == [(second.id, second.holder_person_id)]
+        assert [r.number for r in a.fetchall()] == [first.serial]
+        again = db_driver.execute(conn, serials, {"ids": [second.id]})
+        assert again is a
+        assert [r.number for r in again.fetchall()] == [second.serial]
+        conn.close()  # as when the server drops it: the next use gets a new connection
+    with db_driver.connection() as fresh:
+        assert fresh is not conn
+        row = db_driver.execute(fresh, holders, {"ids": [first.id]}).fetchone()
+        assert (row.id, row.person) == (first.id, first.holder_person_id)

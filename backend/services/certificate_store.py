@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -220,9 +221,7 @@ def payload_bytes(certificate: Certificate) -> bytes:
 
 
 def read_payload(certificate: Certificate) -> dict[str, Any]:
-    import json
-
-    return json.loads(payload_bytes(certificate))
+    return orjson.loads(payload_bytes(certificate))
 
 
 def certificate_fields(certificate: Certificate) -> dict[str, Any]:
@@ -262,9 +261,7 @@ def verify_certificate(
         return CertificateCheck(False, "payload_unreadable")
     if seals.digest(message) != certificate.payload_digest:
         return CertificateCheck(False, "digest_mismatch")
-    import json
-
-    payload = json.loads(message)
+    payload = orjson.loads(message)  # our own canonical JSON, its digest just checked
     expected = (
         certificate.serial,
         certificate.issued_on.isoformat(),
