@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import qrcode
 import qrcode.image.svg
 from flask import current_app
@@ -89,21 +89,19 @@ class CodeRecord:
     purpose: str | None = None
 
     def dumps(self) -> str:
-        return json.dumps(
+        return _dumps(
             {
                 "h": self.holder_user_id,
                 "c": self.certificate_ids,
                 "t": self.created_at,
                 "e": self.expires_at,
                 "p": self.purpose,
-            },
-            separators=(",", ":"),
-            ensure_ascii=False,
+            }
         )
 
     @classmethod
     def loads(cls, raw: str) -> CodeRecord:
-        data = json.loads(raw)
+        data = orjson.loads(raw)
         return cls(data["h"], data["c"], data["t"], data["e"], data.get("p"))
 
 
@@ -210,7 +208,9 @@ def store_code(record: CodeRecord, ttl: int) -> str:
 
 
 def _dumps(value: dict[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact UTF-8 JSON (what ``json.dumps`` with tight separators writes, for a fifth of
+    the CPU): every scan and every shown code writes some."""
+    return orjson.dumps(value).decode()
 
 
 def show_code(
@@ -284,7 +284,7 @@ def redeem(token: str, organisation_name: str, counters=()) -> CodeRecord:
         return record
     previous = store.get(CODE_OUTCOME_PREFIX + token)
     if previous is not None:
-        raise CodeUsed() if json.loads(previous)["s"] == "used" else CodeExpired()
+        raise CodeUsed() if orjson.loads(previous)["s"] == "used" else CodeExpired()
     if store.get(CODE_STATE_PREFIX + token) is None:
         raise CodeNotFound()
     raise CodeExpired()  # issued here once, no longer live, never used
@@ -312,12 +312,12 @@ def code_status(user: User, token: str) -> dict[str, Any]:
         return {"status": status, "expires_at": _iso(record.expires_at)}
     store = get_token_store()
     state_raw = store.get(CODE_STATE_PREFIX + token) if TOKEN_RE.match(token) else None
-    state = json.loads(state_raw) if state_raw else None
+    state = orjson.loads(state_raw) if state_raw else None
     if state is None or state["h"] != user.id:
         raise CodeNotFound()
     body: dict[str, Any] = {"status": "expired", "expires_at": _iso(state["e"])}
     outcome_raw = store.get(CODE_OUTCOME_PREFIX + token)
-    outcome = json.loads(outcome_raw) if outcome_raw else {"s": "expired"}
+    outcome = orjson.loads(outcome_raw) if outcome_raw else {"s": "expired"}
     if outcome["s"] == "used":
         body.update(
             status="scanned",
