@@ -9,7 +9,9 @@ What it does, in one run:
 2. starts gunicorn with 2 sync workers on the production config, real Redis (db 4 by default,
    flushed at start) and that database, serving the app plus ``/bench/hello``;
 3. drives it from wrk (bench/codes.lua) on loopback, 32 connections: hello-world, then
-   ``POST /codes``, then ``POST /scans`` with one-time codes prepared beforehand;
+   ``POST /codes``, then hello-world again and ``POST /scans`` with one-time codes prepared
+   beforehand (each endpoint is compared with the hello-world run just before it: the
+   machine's speed drifts);
 4. keeps scanning until 101,000 scans are recorded and compares each worker's resident
    memory after the first 1,000 scans with its size at the end;
 5. measures offline-code verification (the trust-list-only library function) against raw
@@ -135,9 +137,14 @@ def _cpu_seconds(pid: str) -> tuple[float, float]:
 def cpu_snapshot(master_pid: int) -> dict[str, float]:
     """CPU seconds used so far by the gunicorn workers, all postgres and redis processes.
 
-    The machine may be shared: postgres and redis figures include anyone else's load."""
+    The machine may be shared: postgres and redis figures include anyone else's load, and
+    so does ``machine`` (every process, from /proc/stat: what the request cost the machine,
+    wrk included, which is the least noisy figure for comparing two runs)."""
     workers = set(Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split())
     totals = {"app": 0.0, "app_system": 0.0, "postgres": 0.0, "redis": 0.0}
+    jiffies = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = jiffies[3] + jiffies[4]  # idle and iowait
+    totals["machine"] = (sum(jiffies[:8]) - idle) / os.sysconf("SC_CLK_TCK")
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             comm = Path(f"/proc/{pid}/comm").read_text().strip()
@@ -304,6 +311,8 @@ def main() -> None:
             results["codes"] = wrk(args, work / "codes.txt", args.duration, master)
             budget = int(results["hello"]["rps"] * args.duration * 1.2) + 1000
             scans_file = prepare_scans(budget, "scans.txt")
+            # The machine's speed drifts: scans are compared with a hello-world run just before.
+            results["hello_before_scans"] = wrk(args, work / "hello.txt", args.duration, master)
             results["scans"] = wrk(args, scans_file, args.duration, master)
             extra = []
             while (done := scans_done()) < args.total_scans:
@@ -335,18 +344,15 @@ def main() -> None:
 
 
 def report(r: dict, args) -> None:
-    hello = r["hello"]["rps"]
-
-    hello_cpu = r["hello"]["cpu_ms_per_request"]["app"]
-
-    def row(name, w, target=""):
-        cpu = w["cpu_ms_per_request"]
+    def row(name, w, target="", baseline="hello"):
+        cpu, base = w["cpu_ms_per_request"], r[baseline]
+        hello_cpu = base["cpu_ms_per_request"]
         return (
             f"| {name} | {w['rps']:.0f} | {w['p50_us'] / 1000:.1f} | {w['p99_us'] / 1000:.1f} "
-            f"| {w['rps'] / hello:.0%} | {target} | {w['non_2xx_3xx']} | {cpu['app']:.2f} "
-            f"| {cpu['app_system']:.2f} "
-            f"| {hello_cpu / cpu['app']:.0%} | {cpu['postgres']:.2f} | {cpu['redis']:.2f} "
-            f"| {w['load_1min'][0]:.1f} |"
+            f"| {w['rps'] / base['rps']:.0%} | {target} | {w['non_2xx_3xx']} "
+            f"| {cpu['machine']:.2f} | {hello_cpu['machine'] / cpu['machine']:.0%} "
+            f"| {cpu['app']:.2f} | {cpu['app_system']:.2f} "
+            f"| {cpu['postgres']:.2f} | {cpu['redis']:.2f} | {w['load_1min'][0]:.1f} |"
         )
 
     before, after = r["rss_after_1000_kib"], r["rss_after_all_kib"]
@@ -355,12 +361,14 @@ def report(r: dict, args) -> None:
         f"certificates in the database: {r['certificates']}; scans recorded: {r['scans_total']}",
         "",
         f"| endpoint ({args.connections} connections, {args.duration} s) | req/s | p50 ms "
-        "| p99 ms | of hello-world | target | non-2xx | app CPU ms/req | of which kernel "
-        "| hello CPU / this | postgres CPU ms/req | redis CPU ms/req | load (1 min) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| p99 ms | of hello-world (the run before) | target | non-2xx | machine CPU ms/req "
+        "| hello machine CPU / this | app CPU ms/req | of which kernel | postgres CPU ms/req "
+        "| redis CPU ms/req | load (1 min) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         row("`GET /bench/hello` (baseline)", r["hello"]),
         row("`POST /codes`", r["codes"], ">= 40 %"),
-        row("`POST /scans`", r["scans"], ">= 30 %, p99 < 40 ms"),
+        row("`GET /bench/hello` (again, just before scans)", r["hello_before_scans"]),
+        row("`POST /scans`", r["scans"], ">= 30 %, p99 < 40 ms", "hello_before_scans"),
         row("`POST /offline-codes/verify` (HTTP, info)", r["offline_http"]),
         "",
         f"offline verification (library, trust list only): {off['lib_per_s']:.0f}/s vs raw "
