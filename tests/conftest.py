@@ -19,6 +19,7 @@ from backend.config import TestingConfig, normalise_database_url
 from backend.extensions import db
 from tests import factories
 from tests.fake_wechat import FakeWeChatServer
+from tests.redis_server import ThrowawayRedis
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -144,3 +145,12 @@ def seeded(app):
 def api(client):
     """A JSON API client: ``api.post(path, json=..., token=...)``."""
     return factories.ApiClient(client)
+
+
+@pytest.fixture
+def throwaway_redis():
+    """A started redis-server of the test's own, for tests that stop or kill Redis."""
+    server = ThrowawayRedis()
+    server.start()
+    yield server
+    server.stop()

@@ -13,7 +13,6 @@ import redis
 from backend.errors import TokenStoreUnavailable
 from backend.token_store import RedisTokenStore
 from tests.conftest import TEST_REDIS_URL
-from tests.redis_server import ThrowawayRedis
 
 
 @pytest.fixture
@@ -29,14 +28,6 @@ def make_store():
         store.close()
 
 
-@pytest.fixture
-def server():
-    server = ThrowawayRedis()
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_a_flushed_script_cache_is_filled_again(make_store):
     store = make_store()
     store.set("scripts:code", "record", 60)
@@ -46,42 +37,44 @@ def test_a_flushed_script_cache_is_filled_again(make_store):
     assert store.take_and_set("scripts:code", "scripts:outcome", "used", 60) is None
 
 
-def test_a_restarted_server_is_reached_again_without_a_failed_request(make_store, server):
-    store = make_store(server.url, timeout_s=0.5)
+def test_a_restarted_server_is_reached_again_without_a_failed_request(make_store, throwaway_redis):
+    store = make_store(throwaway_redis.url, timeout_s=0.5)
     store.set("code", "first", 60)
     assert store.take_and_set("code", "outcome", "used", 60) == "first"
-    server.stop()
-    server.start()  # the thread's connection now points at a closed socket
+    throwaway_redis.stop()
+    throwaway_redis.start()  # the thread's connection now points at a closed socket
     store.set("code", "second", 60)
     assert store.take_and_set("code", "outcome", "used", 60) == "second"
 
 
-def test_a_stopped_server_fails_closed_and_the_next_call_after_it_returns_works(make_store, server):
-    store = make_store(server.url, timeout_s=0.5)
+def test_a_stopped_server_fails_closed_and_the_next_call_after_it_returns_works(
+    make_store, throwaway_redis
+):
+    store = make_store(throwaway_redis.url, timeout_s=0.5)
     store.set("code", "first", 60)
-    server.stop()
+    throwaway_redis.stop()
     with pytest.raises(TokenStoreUnavailable):
         store.take_and_set("code", "outcome", "used", 60)
     with pytest.raises(TokenStoreUnavailable):
         store.get_chained("code", "prefix:")
-    server.start()
+    throwaway_redis.start()
     store.set("code", "again", 60)
     assert store.take_and_set("code", "outcome", "used", 60) == "again"
 
 
-def test_a_script_whose_reply_times_out_is_not_run_twice(make_store, server):
+def test_a_script_whose_reply_times_out_is_not_run_twice(make_store, throwaway_redis):
     """The server runs a script it received even if its reply came too late for us: a
     retry would count (and consume) a second time."""
-    store = make_store(server.url, timeout_s=0.3)
+    store = make_store(throwaway_redis.url, timeout_s=0.3)
     store.set("code", "record", 60)
     assert store.take_and_set("other", "other-outcome", "used", 60) is None  # script cached
-    os.kill(server.process.pid, signal.SIGSTOP)
+    os.kill(throwaway_redis.process.pid, signal.SIGSTOP)
     try:
         with pytest.raises(TokenStoreUnavailable):
             store.take_and_set("code", "outcome", "used", 60, counters=[("count", 100, 60)])
     finally:
-        os.kill(server.process.pid, signal.SIGCONT)
-    client = redis.Redis.from_url(server.url, decode_responses=True)
+        os.kill(throwaway_redis.process.pid, signal.SIGCONT)
+    client = redis.Redis.from_url(throwaway_redis.url, decode_responses=True)
     deadline = time.monotonic() + 5
     while client.get("outcome") is None and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -6,7 +6,6 @@ import re
 import threading
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from backend import clock, db_driver
@@ -14,7 +13,6 @@ from backend.extensions import db
 from backend.models import Notification, UsageRecord
 from tests.codes.conftest import scan, show, show_ok
 from tests.factories import PASSWORD, create_certificate, error_of
-from tests.redis_server import ThrowawayRedis
 
 
 def usage_count() -> int:
@@ -135,17 +133,6 @@ def test_of_twenty_concurrent_scans_of_one_code_exactly_one_succeeds(app, api, w
 # --- the token store going away --------------------------------------------------------------
 
 
-@pytest.fixture
-def throwaway_redis():
-    """A redis-server of our own, so killing it never touches the shared one."""
-    server = ThrowawayRedis()
-    server.start()
-    yield server.url, server.process
-    if server.process.poll() is None:
-        server.process.kill()
-    server.process.wait()
-
-
 def _web_login(client, user) -> dict:
     """Log in with a cookie session (no Redis needed afterwards); returns the CSRF header."""
     page = client.get("/login").get_data(as_text=True)
@@ -158,8 +145,7 @@ def _web_login(client, user) -> dict:
 
 
 def test_with_redis_stopped_a_scan_answers_503_and_writes_nothing(make_app, world, throwaway_redis):
-    url, redis_process = throwaway_redis
-    other = make_app(REDIS_URL=url)
+    other = make_app(REDIS_URL=throwaway_redis.url)
     holder, member = other.test_client(), other.test_client()
     holder_csrf = _web_login(holder, world.citizen)
     member_csrf = _web_login(member, world.member)
@@ -168,8 +154,7 @@ def test_with_redis_stopped_a_scan_answers_503_and_writes_nothing(make_app, worl
     assert shown.status_code == 201
     qr_content = shown.get_json()["qr_content"]
 
-    redis_process.kill()
-    redis_process.wait()
+    throwaway_redis.kill()  # our own server, never the shared one
     response = member.post(
         "/api/mp/v1/scans",
         json={"qr_content": qr_content, "purpose": "入住登记"},

@@ -10,7 +10,6 @@ from rq import SimpleWorker
 
 from backend import clock
 from notifications.queue import get_queue
-from tests.redis_server import ThrowawayRedis
 
 T0 = datetime(2026, 5, 4, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
@@ -30,11 +29,3 @@ def run_worker():
         SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
 
     return run
-
-
-@pytest.fixture
-def throwaway_redis():
-    server = ThrowawayRedis()
-    server.start()
-    yield server
-    server.stop()
