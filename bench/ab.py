@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -44,34 +43,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--codes", action="store_true", help="also run POST /codes")
     p.add_argument("--port", type=int, default=8765, help="A's port; B's is the next one")
     args, rest = p.parse_known_args()
-    shared = _shared_args(rest)
+    shared = bench_codes.parse_args(rest)  # database, Redis, connections, wrk threads
     for key, value in vars(args).items():
         setattr(shared, key, value)
     return shared
-
-
-def _shared_args(rest: list[str]) -> argparse.Namespace:
-    """bench/codes.py's own options (database, Redis, connections, threads)."""
-    saved, sys.argv = sys.argv, [sys.argv[0], *rest]
-    try:
-        return bench_codes.parse_args()
-    finally:
-        sys.argv = saved
-
-
-def start_side(name: str, python: str, root: str, port: int, env: dict, work: Path):
-    gunicorn = Path(python).parent / "gunicorn"
-    log = open(work / f"gunicorn-{name}.log", "w")  # noqa: SIM115
-    side_env = {**env, "PYTHONPATH": root}
-    process = subprocess.Popen(
-        [
-            str(gunicorn), "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}",
-            "--log-level", "warning", "bench.wsgi_bench:app",
-        ],
-        cwd=root, env=side_env, stdout=log, stderr=log,
-    )  # fmt: skip
-    bench_codes.wait_for(port)
-    return process
 
 
 def main() -> None:
@@ -81,7 +56,6 @@ def main() -> None:
 
     from backend import create_app
     from backend.extensions import db
-    from backend.services import codes
     from bench import codes_data
 
     redis.Redis.from_url(args.redis_url).flushdb()
@@ -103,15 +77,7 @@ def main() -> None:
 
     def scans_file(name: str, count: int) -> Path:
         with app.app_context():
-            now = codes.clock.now().timestamp()
-            lines = []
-            for i in range(count):
-                user_id, cid, _ = holders[i % len(holders)]
-                token = codes.store_code(codes.CodeRecord(user_id, [cid], now, now + 900), 900)
-                body = {"qr_content": codes.qr_content(token), "purpose": "入住登记"}
-                lines.append(("POST", "/api/mp/v1/scans", members[i % len(members)], body))
-        codes_data.dump_lines(work / name, lines)
-        return work / name
+            return bench_codes.prepare_scans_file(work / name, holders, members, count)
 
     sides = {
         "A": (args.a_python, args.a_root, args.port),
@@ -120,7 +86,8 @@ def main() -> None:
     processes = {}
     try:
         for name, (python, root, port) in sides.items():
-            processes[name] = start_side(name, python, root, port, env, work)
+            log = open(work / f"gunicorn-{name}.log", "w")  # noqa: SIM115
+            processes[name] = bench_codes.start_gunicorn(python, root, port, env, log)
         endpoints = ["hello", *(["codes"] if args.codes else []), "scans"]
         results: dict[str, dict[str, list[dict]]] = {s: {e: [] for e in endpoints} for s in sides}
         per_run = args.duration * 2500  # more codes than the fastest side can scan

@@ -43,7 +43,7 @@ BENCH_KEY = "YmVuY2gtb25seS1kYXRhLWVuY3J5cHRpb24ta2V5ISE="  # 32 bytes; bench da
 HIGH_LIMIT = "100000000/minute"
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--database", default="bench_codes")
@@ -62,7 +62,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--total-scans", type=int, default=101_000)
     p.add_argument("--worker-class", default="sync", help="gunicorn worker class")
     p.add_argument("--worker-threads", type=int, default=1, help="threads per gthread worker")
-    return p.parse_args()
+    return p.parse_args(argv)
 
 
 def configure_environment(args: argparse.Namespace) -> dict[str, str]:
@@ -185,6 +185,41 @@ def wait_for(port: int) -> None:
     raise RuntimeError("gunicorn did not come up")
 
 
+def start_gunicorn(
+    python: str, root: Path | str, port: int, env: dict, log, worker_class="sync", threads=1
+) -> subprocess.Popen:
+    """The bench's gunicorn (2 workers, ``bench.wsgi_bench:app``) from ``python``'s venv
+    on source tree ``root``, answering on ``port`` when this returns."""
+    process = subprocess.Popen(
+        [
+            str(Path(python).parent / "gunicorn"),
+            "-w", "2", "-k", worker_class, "--threads", str(threads),
+            "-b", f"127.0.0.1:{port}",
+            "--log-level", "warning", "bench.wsgi_bench:app",
+        ],
+        cwd=root, env={**env, "PYTHONPATH": str(root)}, stdout=log, stderr=log,
+    )  # fmt: skip
+    wait_for(port)
+    return process
+
+
+def prepare_scans_file(path: Path, holders, members, count: int, ttl: int = 900) -> Path:
+    """``count`` scans of fresh one-time codes (stored in Redis now, live for ``ttl``
+    seconds), one per line for bench/codes.lua; needs an app context."""
+    from backend.services import codes
+    from bench import codes_data
+
+    now = codes.clock.now().timestamp()
+    lines = []
+    for i in range(count):
+        user_id, cid, _ = holders[i % len(holders)]
+        token = codes.store_code(codes.CodeRecord(user_id, [cid], now, now + ttl), ttl)
+        body = {"qr_content": codes.qr_content(token), "purpose": "入住登记"}
+        lines.append(("POST", "/api/mp/v1/scans", members[i % len(members)], body))
+    codes_data.dump_lines(path, lines)
+    return path
+
+
 def offline_rates(app, holder_user_id: int, certificate_id: int, rounds: int = 5) -> dict:
     """Library verification of one offline code vs raw Ed25519 verify (PyNaCl, the library
     the signer uses), same key and size."""
@@ -226,7 +261,6 @@ def main() -> None:
     from backend import create_app
     from backend.extensions import db
     from backend.models import UsageRecord
-    from backend.services import codes
     from bench import codes_data
 
     codes_data.ensure_database(args.pg_admin_url, args.database)
@@ -264,34 +298,17 @@ def main() -> None:
         )
 
         def prepare_scans(count: int, name: str) -> Path:
-            now = codes.clock.now().timestamp()
-            lines = []
-            for i in range(count):
-                user_id, cid, _ = holders[i % len(holders)]
-                record = codes.CodeRecord(user_id, [cid], now, now + 300)
-                token = codes.store_code(record, 300)
-                body = {"qr_content": codes.qr_content(token), "purpose": "入住登记"}
-                lines.append(("POST", "/api/mp/v1/scans", members[i % len(members)], body))
-            path = work / name
-            codes_data.dump_lines(path, lines)
-            return path
+            return prepare_scans_file(work / name, holders, members, count)
 
         def scans_done() -> int:
             db.session.rollback()
             return db.session.scalar(select(func.count(func.distinct(UsageRecord.scan_id))))
 
         log = open(work / "gunicorn.log", "w")  # noqa: SIM115
-        gunicorn = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "-w", "2", "-k", args.worker_class, "--threads", str(args.worker_threads),
-                "-b", f"127.0.0.1:{args.port}",
-                "--log-level", "warning", "bench.wsgi_bench:app",
-            ],
-            cwd=ROOT, env=env, stdout=log, stderr=log,
-        )  # fmt: skip
+        gunicorn = start_gunicorn(
+            sys.executable, ROOT, args.port, env, log, args.worker_class, args.worker_threads
+        )
         try:
-            wait_for(args.port)
             results: dict = {"certificates": certificate_count}
             # Warm-up: every route once through both workers, then exactly 1,000 scans.
             wrk(args, work / "hello.txt", 3)
