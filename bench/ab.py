@@ -12,7 +12,8 @@ the same machine:
     /work/venv/bin/python bench/ab.py --a-root /tmp/base
 
 A side is an interpreter (``--a-python``/``--b-python``: a venv's python with the project's
-requirements; gunicorn runs from the same venv) and a source tree (``--a-root``/``--b-root``).
+requirements; gunicorn runs from the same venv) and a source tree (``--a-root``/``--b-root``),
+served by 2 gunicorn workers of a class (``--a-worker-class``, ``--a-threads``; sync by default).
 Both sides share the database and Redis, so their code record and token formats must agree.
 Each round runs hello-world and ``POST /scans`` (fresh one-time codes per run) on each side;
 ``--codes`` adds ``POST /codes``. The table gives requests/s, p50/p99 and the whole machine's
@@ -38,6 +39,8 @@ def parse_args() -> argparse.Namespace:
     for side in ("a", "b"):
         p.add_argument(f"--{side}-python", default=sys.executable, help="interpreter of a venv")
         p.add_argument(f"--{side}-root", default=str(ROOT), help="source tree")
+        p.add_argument(f"--{side}-worker-class", default="sync", help="gunicorn worker class")
+        p.add_argument(f"--{side}-threads", type=int, default=1, help="threads per worker")
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     p.add_argument("--codes", action="store_true", help="also run POST /codes")
@@ -80,14 +83,16 @@ def main() -> None:
             return bench_codes.prepare_scans_file(work / name, holders, members, count)
 
     sides = {
-        "A": (args.a_python, args.a_root, args.port),
-        "B": (args.b_python, args.b_root, args.port + 1),
+        "A": (args.a_python, args.a_root, args.port, args.a_worker_class, args.a_threads),
+        "B": (args.b_python, args.b_root, args.port + 1, args.b_worker_class, args.b_threads),
     }
     processes = {}
     try:
-        for name, (python, root, port) in sides.items():
+        for name, (python, root, port, worker_class, threads) in sides.items():
             log = open(work / f"gunicorn-{name}.log", "w")  # noqa: SIM115
-            processes[name] = bench_codes.start_gunicorn(python, root, port, env, log)
+            processes[name] = bench_codes.start_gunicorn(
+                python, root, port, env, log, worker_class, threads
+            )
         endpoints = ["hello", *(["codes"] if args.codes else []), "scans"]
         results: dict[str, dict[str, list[dict]]] = {s: {e: [] for e in endpoints} for s in sides}
         per_run = args.duration * 2500  # more codes than the fastest side can scan
@@ -122,7 +127,9 @@ def line(r: dict) -> str:
 
 
 def report(results, sides, endpoints, args) -> None:
-    print(f"\nA: {sides['A'][0]} on {sides['A'][1]}\nB: {sides['B'][0]} on {sides['B'][1]}")
+    for name in sides:
+        python, root, _, worker_class, threads = sides[name]
+        print(f"{name}: {python} on {root}, {worker_class} workers x {threads} threads")
     print(f"{args.rounds} rounds, {args.duration} s per run, {args.connections} connections\n")
     print(
         "| endpoint | side | req/s (each round) | median req/s | median p99 ms "
