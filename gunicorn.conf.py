@@ -13,7 +13,9 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 0))
-accesslog = "-"
+# No gunicorn access log: its request line would carry live code tokens (/codes/<token>,
+# /c/<token>) and the Referer; the app writes its own line with tokens redacted (ACCESS_LOG).
+accesslog = None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 preload_app = False

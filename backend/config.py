@@ -38,6 +38,8 @@ class Config:
     REDIS_URL: str | None = os.environ.get("REDIS_URL") or None
     # How many worker processes serve this app; the in-process token store needs exactly one.
     WORKERS = _int("WEB_CONCURRENCY", 1)
+    # One JSON line per request (method, path with code tokens redacted, status, request id).
+    ACCESS_LOG = os.environ.get("ACCESS_LOG", "1") == "1"
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
     AUTH_TOKEN_TTL_S = _int("AUTH_TOKEN_TTL_S", 24 * 3600)
     # How long a worker may reuse an account read for a bearer token (backend.caller_cache).
@@ -119,6 +121,7 @@ class TestingConfig(Config):
     DATA_ENCRYPTION_KEY = "dGVzdC1kYXRhLWVuY3J5cHRpb24ta2V5LTMyYnl0ZSE="  # 32 bytes, tests only
     WECHAT_PUSH_TOKEN = "test-push-token"
     SCOPE_CACHE_TTL_S = 0  # tables are emptied between tests and ids reused
+    ACCESS_LOG = False
 
 
 CONFIGS = {

@@ -12,6 +12,22 @@ from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Path arguments that are credentials: a live code's token lets any verifier redeem it until
+# it expires (``/codes/<token>``, ``/c/<token>``), so its value never reaches a log line.
+_SECRET_PATH_ARGS = ("token",)
+REDACTED = "[redacted]"
+
+
+def loggable_path() -> str:
+    """The request's path with secret path arguments replaced by ``[redacted]``."""
+    path = request.path
+    args = request.view_args
+    if args:
+        for name in _SECRET_PATH_ARGS:
+            value = args.get(name)
+            if value:
+                path = path.replace(str(value), REDACTED)
+    return path
 
 
 class RequestIdFilter(logging.Filter):
@@ -45,8 +61,8 @@ def configure_logging(app: Flask) -> None:
     @app.after_request
     def echo_request_id(response):
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "-")
-        if not app.testing:
+        if app.config["ACCESS_LOG"]:
             logging.getLogger("access").info(
-                "%s %s %s", request.method, request.path, response.status_code
+                "%s %s %s", request.method, loggable_path(), response.status_code
             )
         return response
