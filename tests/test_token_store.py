@@ -17,9 +17,12 @@ from tests.conftest import TEST_REDIS_URL
 
 @pytest.fixture(params=["redis", "memory"])
 def store(request):
-    if request.param == "redis":
-        return RedisTokenStore(TEST_REDIS_URL)
-    return MemoryTokenStore()
+    if request.param == "memory":
+        yield MemoryTokenStore()
+        return
+    redis_store = RedisTokenStore(TEST_REDIS_URL)
+    yield redis_store
+    redis_store.close()  # an unclosed pool's socket is a ResourceWarning, an error here
 
 
 def test_a_value_set_can_be_read_back(store):
