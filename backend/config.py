@@ -50,6 +50,8 @@ class Config:
     RATE_LIMIT_CODES = os.environ.get("RATE_LIMIT_CODES", "20/minute;300/hour")
     RATE_LIMIT_OFFLINE_CODES = os.environ.get("RATE_LIMIT_OFFLINE_CODES", "10/minute")
     RATE_LIMIT_OFFLINE_VERIFY = os.environ.get("RATE_LIMIT_OFFLINE_VERIFY", "120/minute")
+    # Real-name binding attempts per account, successful or not (docs/api.md).
+    RATE_LIMIT_BIND = os.environ.get("RATE_LIMIT_BIND", "5/hour")
     # How long a verifier organisation's scope may be served from a worker's memory.
     SCOPE_CACHE_TTL_S = _int("SCOPE_CACHE_TTL_S", 5)
     # Scans commit without waiting for PostgreSQL's disk flush (see docs/codes.md).

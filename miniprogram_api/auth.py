@@ -62,7 +62,7 @@ def wechat_login(caller, body):
     bp,
     "/auth/bind",
     "POST",
-    summary="Real-name binding of the logged-in account to a citizen",
+    summary="Real-name binding of a citizen account to a person not yet bound (rate-limited)",
     tags=["auth"],
     body=obj(
         {
@@ -73,7 +73,7 @@ def wechat_login(caller, body):
         ["name", "id_number", "phone"],
     ),
     response=USER_SCHEMA,
-    errors=[409, 422],
+    errors=[403, 409, 422, 429, 503],
 )
 def bind(caller, body):
     user = accounts.bind_real_name(caller, body["name"], body["id_number"], body["phone"])

@@ -1,4 +1,4 @@
-"""Rate limits per verifier member and per holder, kept in Redis.
+"""Rate limits per verifier member, per holder and per account, kept in Redis.
 
 Built on ``limits`` (the engine behind Flask-Limiter) rather than the Flask extension,
 because who is limited (a member, a holder) is only known inside the service, and
@@ -30,6 +30,7 @@ SCANS = "RATE_LIMIT_SCANS"  # per verifier member
 CODES = "RATE_LIMIT_CODES"  # per holder, showing codes
 OFFLINE_CODES = "RATE_LIMIT_OFFLINE_CODES"  # per holder, signing offline codes
 OFFLINE_VERIFY = "RATE_LIMIT_OFFLINE_VERIFY"  # per client address, anyone may verify
+BIND = "RATE_LIMIT_BIND"  # per account, real-name binding attempts (successful or not)
 
 
 class _Limiter:
