@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g
+from flask import g, request
 
 from backend.auth import issue_api_token, revoke_api_token
 from backend.presenters import present_user
@@ -37,10 +37,11 @@ def _login_response(user) -> dict:
         ["username", "password"],
     ),
     response=LOGIN_RESPONSE,
-    errors=[401, 429],
+    errors=[401, 429, 503],
 )
 def password_login(caller, body):
-    return _login_response(accounts.authenticate(body["username"], body["password"]))
+    user = accounts.log_in(body["username"], body["password"], request.remote_addr)
+    return _login_response(user)
 
 
 @endpoint(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from sqlalchemy import func, select
@@ -20,6 +21,7 @@ from backend.services.tx import transactional
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 # Compared against when a username is unknown, so both paths cost one hash check.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
+LOGIN_THROTTLED = "登录尝试过于频繁,请稍后再试"
 
 
 def hash_password(password: str) -> str:
@@ -78,6 +80,32 @@ def authenticate(username: str, password: str) -> User:
     if not check_password_hash(hashed, password) or user is None or not user.enabled:
         raise Unauthorized("用户名或密码错误", code="invalid_credentials")
     return user
+
+
+def log_in(username: str, password: str, address: str | None) -> User:
+    """``authenticate`` behind brute-force limits, for the API and the web form alike.
+
+    Failures count per username and per client address; once either limit is full every
+    attempt is refused (429) before the password is checked, so guessing stops even with
+    the right password. A successful login counts nothing. Redis down: 503 (fail closed).
+    """
+    limits = (
+        (rate_limits.LOGIN_USER, "user:" + _key_of(username)),
+        (rate_limits.LOGIN_ADDRESS, f"ip:{address or 'unknown'}"),
+    )
+    for setting, who in limits:
+        rate_limits.refuse_when_full(setting, who, LOGIN_THROTTLED)
+    try:
+        return authenticate(username, password)
+    except Unauthorized:
+        for setting, who in limits:
+            rate_limits.count(setting, who)
+        raise
+
+
+def _key_of(username: str) -> str:
+    """A short key for whatever was typed (the form has no length limit)."""
+    return hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _identity_mismatch() -> UnprocessableEntity:
