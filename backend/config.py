@@ -52,6 +52,11 @@ class Config:
     RATE_LIMIT_CODES = os.environ.get("RATE_LIMIT_CODES", "20/minute;300/hour")
     RATE_LIMIT_OFFLINE_CODES = os.environ.get("RATE_LIMIT_OFFLINE_CODES", "10/minute")
     RATE_LIMIT_OFFLINE_VERIFY = os.environ.get("RATE_LIMIT_OFFLINE_VERIFY", "120/minute")
+    # Accounts (docs/api.md): real-name binding attempts per account (successful or not),
+    # failed password logins per username and per client address.
+    RATE_LIMIT_BIND = os.environ.get("RATE_LIMIT_BIND", "5/hour")
+    RATE_LIMIT_LOGIN_USER = os.environ.get("RATE_LIMIT_LOGIN_USER", "10/15 minutes")
+    RATE_LIMIT_LOGIN_ADDRESS = os.environ.get("RATE_LIMIT_LOGIN_ADDRESS", "100/15 minutes")
     # How long a verifier organisation's scope may be served from a worker's memory.
     SCOPE_CACHE_TTL_S = _int("SCOPE_CACHE_TTL_S", 5)
     # Scans commit without waiting for PostgreSQL's disk flush (see docs/codes.md).

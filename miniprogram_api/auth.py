@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g
+from flask import g, request
 
 from backend.auth import issue_api_token, revoke_api_token
 from backend.presenters import present_user
@@ -37,10 +37,11 @@ def _login_response(user) -> dict:
         ["username", "password"],
     ),
     response=LOGIN_RESPONSE,
-    errors=[401, 429],
+    errors=[401, 429, 503],
 )
 def password_login(caller, body):
-    return _login_response(accounts.authenticate(body["username"], body["password"]))
+    user = accounts.log_in(body["username"], body["password"], request.remote_addr)
+    return _login_response(user)
 
 
 @endpoint(
@@ -62,7 +63,7 @@ def wechat_login(caller, body):
     bp,
     "/auth/bind",
     "POST",
-    summary="Real-name binding of the logged-in account to a citizen",
+    summary="Real-name binding of a citizen account to a person not yet bound (rate-limited)",
     tags=["auth"],
     body=obj(
         {
@@ -73,7 +74,7 @@ def wechat_login(caller, body):
         ["name", "id_number", "phone"],
     ),
     response=USER_SCHEMA,
-    errors=[409, 422],
+    errors=[403, 409, 422, 429, 503],
 )
 def bind(caller, body):
     user = accounts.bind_real_name(caller, body["name"], body["id_number"], body["phone"])

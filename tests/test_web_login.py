@@ -66,3 +66,21 @@ def test_the_session_cookie_is_httponly_and_samesite(client):
     )
     cookie = response.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_the_form_refuses_with_429_once_failed_logins_fill_the_limit(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "RATE_LIMIT_LOGIN_USER", "2/15 minutes")
+    user = create_user()
+    token = _csrf(client.get("/login").get_data(as_text=True))
+    for _ in range(2):
+        response = client.post(
+            "/login", data={"username": user.username, "password": "nope", "csrf_token": token}
+        )
+        assert response.status_code == 401
+    response = client.post(
+        "/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 429
+    page = response.get_data(as_text=True)
+    assert "登录尝试过于频繁,请稍后再试" in page and 'name="password"' in page
+    assert client.get("/me").status_code == 302  # not logged in

@@ -82,21 +82,21 @@ def index():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         if not username or not password:
-            error = "请输入用户名和密码"
+            error, status = "请输入用户名和密码", 401
         else:
             try:
-                user = accounts.authenticate(username, password)
-            except AppError as exc:
-                error = exc.message
+                user = accounts.log_in(username, password, request.remote_addr)
+            except AppError as exc:  # wrong password 401, throttled 429, Redis down 503
+                error, status = exc.message, exc.status_code
             else:
                 login_user(user)
                 return redirect(safe_next(request.args.get("next")))
-    return render_template("login.html", error=error), 200 if error is None else 401
+    return render_template("login.html", error=error), status
 
 
 @bp.post("/logout")

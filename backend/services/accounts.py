@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from backend.errors import Conflict, Unauthorized, UnprocessableEntity
+from backend.errors import Conflict, Forbidden, Unauthorized, UnprocessableEntity
 from backend.extensions import db
 from backend.models import Company, CompanyRepresentative, Department, Person, Role, User
 from backend.models.organisations import VerifierOrganisation
 from backend.security.checksums import is_valid_id_number, normalise_id_number
 from backend.security.crypto import get_cipher
+from backend.services import rate_limits
 from backend.services.tx import transactional
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 # Compared against when a username is unknown, so both paths cost one hash check.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
+LOGIN_THROTTLED = "登录尝试过于频繁,请稍后再试"
 
 
 def hash_password(password: str) -> str:
@@ -78,16 +82,108 @@ def authenticate(username: str, password: str) -> User:
     return user
 
 
+def log_in(username: str, password: str, address: str | None) -> User:
+    """``authenticate`` behind brute-force limits, for the API and the web form alike.
+
+    Failures count per username and per client address; once either limit is full every
+    attempt is refused (429) before the password is checked, so guessing stops even with
+    the right password. A successful login counts nothing. Redis down: 503 (fail closed).
+    """
+    limits = (
+        (rate_limits.LOGIN_USER, "user:" + _key_of(username)),
+        (rate_limits.LOGIN_ADDRESS, f"ip:{address or 'unknown'}"),
+    )
+    for setting, who in limits:
+        rate_limits.refuse_when_full(setting, who, LOGIN_THROTTLED)
+    try:
+        return authenticate(username, password)
+    except Unauthorized:
+        for setting, who in limits:
+            rate_limits.count(setting, who)
+        raise
+
+
+def _key_of(username: str) -> str:
+    """A short key for whatever was typed (the form has no length limit)."""
+    return hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _identity_mismatch() -> UnprocessableEntity:
+    """One answer for a wrong name and a wrong phone, without a field: a binding attempt
+    must not learn which part of someone's identity it got right."""
+    return UnprocessableEntity(
+        "身份信息不一致,请核对姓名、公民身份号码和手机号码", code="identity_mismatch"
+    )
+
+
+def _locked_person(id_number: str) -> Person | None:
+    """The person with this ID number, its row locked (PostgreSQL) until the commit, so
+    bindings of one person run one after the other."""
+    return db.session.scalar(
+        select(Person)
+        .where(Person.id_number_hash == get_cipher().index(id_number))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _person_to_bind(name: str, id_number: str, phone: str) -> Person:
+    """The existing person, checked against the name and the phone on record, or a new one.
+    A person created by a concurrent transaction meanwhile is read and checked instead."""
+    person = _locked_person(id_number)
+    if person is None:
+        cipher = get_cipher()
+        try:
+            with db.session.begin_nested():
+                person = Person(
+                    name=name,
+                    id_number_cipher=cipher.encrypt_text(id_number),
+                    id_number_hash=cipher.index(id_number),
+                    phone_cipher=cipher.encrypt_text(phone),
+                )
+                db.session.add(person)
+            return person
+        except IntegrityError:  # created concurrently (a binding, an issuance): use it
+            person = _locked_person(id_number)
+            if person is None:
+                raise
+    if person.name != name or (person.phone_cipher and person_phone(person) != phone):
+        raise _identity_mismatch()
+    return person
+
+
 @transactional
 def bind_real_name(user: User, name: str, id_number: str, phone: str) -> User:
-    """Link a (WeChat) account to the citizen with this ID number."""
+    """Link a citizen's (WeChat) account to the person with this ID number.
+
+    Without a verified-identity service this is a knowledge check, and an ID card's name
+    and number are seen by every front desk that scans it. So: citizen accounts only, only
+    a person no other account holds, the phone on record must match, and every attempt
+    counts against a per-account limit (no enumerating name/number pairs).
+    """
+    if user.role != Role.CITIZEN:
+        raise Forbidden("仅市民账号可以进行实名绑定", code="bind_not_allowed")
+    rate_limits.hit(rate_limits.BIND, f"user:{user.id}")
     if not PHONE_RE.match(phone):
         raise UnprocessableEntity("手机号码格式不正确", code="invalid_phone", field="phone")
     id_number = check_id_number(id_number)
-    person = get_or_create_person(name.strip(), id_number, phone)
-    if user.person_id is not None and user.person_id != person.id:
-        raise Conflict("该账号已绑定其他身份", code="already_bound")
+    if user.person_id is not None:
+        current = db.session.get(Person, user.person_id)
+        if current is None or current.id_number_hash != get_cipher().index(id_number):
+            raise Conflict("该账号已绑定其他身份", code="already_bound")
+    person = _person_to_bind(name.strip(), id_number, phone)
     user.person_id = person.id
+    db.session.flush()
+    # Counted after our own write: on SQLite that write waited for any concurrent binding
+    # to commit, on PostgreSQL the person's row lock did, so a winner is always seen here.
+    holders = db.session.scalar(
+        select(func.count()).select_from(User).where(User.person_id == person.id)
+    )
+    if holders > 1:
+        raise Conflict(
+            "该身份已绑定其他账号,如需找回账号请携带身份证到政务服务窗口办理",
+            code="person_already_bound",
+        )
     if user.display_name in ("", "微信用户"):
         user.display_name = person.name
     return user

@@ -1,4 +1,4 @@
-"""Rate limits per verifier member and per holder, kept in Redis.
+"""Rate limits per verifier member, per holder, per account and per client, kept in Redis.
 
 Built on ``limits`` (the engine behind Flask-Limiter) rather than the Flask extension,
 because who is limited (a member, a holder) is only known inside the service, and
@@ -30,6 +30,9 @@ SCANS = "RATE_LIMIT_SCANS"  # per verifier member
 CODES = "RATE_LIMIT_CODES"  # per holder, showing codes
 OFFLINE_CODES = "RATE_LIMIT_OFFLINE_CODES"  # per holder, signing offline codes
 OFFLINE_VERIFY = "RATE_LIMIT_OFFLINE_VERIFY"  # per client address, anyone may verify
+BIND = "RATE_LIMIT_BIND"  # per account, real-name binding attempts (successful or not)
+LOGIN_USER = "RATE_LIMIT_LOGIN_USER"  # per username, failed password logins
+LOGIN_ADDRESS = "RATE_LIMIT_LOGIN_ADDRESS"  # per client address, failed password logins
 
 
 class _Limiter:
@@ -72,6 +75,29 @@ def hit(setting: str, who: str) -> None:
         raise TokenStoreUnavailable() from exc
 
 
+def refuse_when_full(setting: str, who: str, message: str | None = None) -> None:
+    """429 when a limit in ``setting`` is already full for ``who``, counting nothing:
+    with ``count`` after a failure, only failures are limited (password logins)."""
+    limiter = _limiter()
+    try:
+        for item in limiter.items(setting):
+            if not limiter.strategy.test(item, setting.lower(), who):
+                raise _too_many(item, message)
+    except StorageError as exc:
+        raise TokenStoreUnavailable() from exc
+
+
+def count(setting: str, who: str) -> None:
+    """Count one attempt that has already happened (a failure) without refusing it;
+    the next ``refuse_when_full`` sees it."""
+    limiter = _limiter()
+    try:
+        for item in limiter.items(setting):
+            limiter.strategy.hit(item, setting.lower(), who)
+    except StorageError as exc:
+        raise TokenStoreUnavailable() from exc
+
+
 @contextlib.contextmanager
 def counted_along(setting: str, who: str) -> Iterator[Counters]:
     """``setting``'s limits for ``who`` as token-store counters ``(key, limit, window_s)``
@@ -90,5 +116,5 @@ def counted_along(setting: str, who: str) -> Iterator[Counters]:
         raise _too_many(items[exc.index]) from exc
 
 
-def _too_many(item: RateLimitItem) -> RateLimited:
-    return RateLimited("操作过于频繁,请稍后再试", retry_after_s=item.get_expiry())
+def _too_many(item: RateLimitItem, message: str | None = None) -> RateLimited:
+    return RateLimited(message or "操作过于频繁,请稍后再试", retry_after_s=item.get_expiry())
