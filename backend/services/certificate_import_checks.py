@@ -90,23 +90,36 @@ class CheckedFile:
 
 
 def read_table(raw: bytes, *, max_bytes: int | None, max_rows: int | None) -> list[list[str]]:
-    """Header and rows of a UTF-8 CSV (BOM allowed), or the file-level error."""
+    """Header and rows of a UTF-8 CSV (BOM allowed), blank lines dropped, or the file-level
+    error. The table always has its header row: no header is ``empty_file``."""
     if max_bytes is not None and len(raw) > max_bytes:
         raise FileTooLarge(
             f"文件过大:不能超过 {max_bytes // 1024} KB", field="file", limit_bytes=max_bytes
         )
-    if not raw.strip():
-        raise _file_error("empty_file", "文件为空")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _file_error(
             "invalid_encoding", "文件不是 UTF-8 编码,请另存为 UTF-8 格式的 CSV"
         ) from exc
+    if "\x00" in text:  # UTF-16 or a binary file; PostgreSQL text cannot hold it either
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise _file_error(
+            "nul_character",
+            f"文件第 {line} 行含有空字符(NUL),不是文本格式的 CSV,请另存为 UTF-8 格式的 CSV",
+            line=line,
+        )
     try:
-        table = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if row]
+        table = [
+            row
+            for row in csv.reader(io.StringIO(text, newline=""), strict=True)
+            if any(cell.strip() for cell in row)
+        ]
     except csv.Error as exc:
         raise _file_error("malformed_csv", "文件不是有效的 CSV") from exc
+    # The one emptiness rule: nothing but a BOM, line ends, spaces or empty cells.
+    if not table:
+        raise _file_error("empty_file", "文件为空:没有表头,也没有数据行")
     if max_rows is not None and len(table) - 1 > max_rows:
         raise FileTooLarge(
             f"行数过多:一次最多导入 {max_rows} 行",
@@ -215,7 +228,8 @@ def check_rows(
     table: list[list[str]],
     progress: ImportProgress | None = None,
 ) -> CheckedFile:
-    """Sort every row into good, expired or bad; nothing is written."""
+    """Sort every row into good, expired or bad; nothing is written. ``table`` comes from
+    ``read_table``, which guarantees the header row."""
     header = check_header(cert_type, table[0])
     rows = table[1:]
     if not rows:
