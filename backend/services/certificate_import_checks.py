@@ -6,7 +6,8 @@ one with every problem (row, field, code). Nothing here writes.
 
 Columns: ``paper_serial``, ``holder_name``, ``holder_id`` (ID number or credit code),
 ``issued_on``, optionally ``expires_on`` and ``paper_issued_at``, then the type's fields by
-name. Row numbers count the header as row 1, as a spreadsheet shows them.
+name. Row numbers are those a spreadsheet shows: the header is row 1 (unless blank rows come
+first), and blank rows, skipped everywhere, still count.
 """
 
 from __future__ import annotations
@@ -89,7 +90,11 @@ class CheckedFile:
 # --- the file as a whole ------------------------------------------------------------------
 
 
-def read_table(raw: bytes, *, max_bytes: int | None, max_rows: int | None) -> list[list[str]]:
+# (row number as a spreadsheet shows it, cells): blank rows are dropped but still counted.
+Table = list[tuple[int, list[str]]]
+
+
+def read_table(raw: bytes, *, max_bytes: int | None, max_rows: int | None) -> Table:
     """Header and rows of a UTF-8 CSV (BOM allowed), blank lines dropped, or the file-level
     error. The table always has its header row: no header is ``empty_file``."""
     if max_bytes is not None and len(raw) > max_bytes:
@@ -111,8 +116,10 @@ def read_table(raw: bytes, *, max_bytes: int | None, max_rows: int | None) -> li
         )
     try:
         table = [
-            row
-            for row in csv.reader(io.StringIO(text, newline=""), strict=True)
+            (number, row)
+            for number, row in enumerate(
+                csv.reader(io.StringIO(text, newline=""), strict=True), start=1
+            )
             if any(cell.strip() for cell in row)
         ]
     except csv.Error as exc:
@@ -225,20 +232,19 @@ def _check_row(
 
 def check_rows(
     cert_type: CertificateType,
-    table: list[list[str]],
+    table: Table,
     progress: ImportProgress | None = None,
 ) -> CheckedFile:
     """Sort every row into good, expired or bad; nothing is written. ``table`` comes from
     ``read_table``, which guarantees the header row."""
-    header = check_header(cert_type, table[0])
+    header = check_header(cert_type, table[0][1])
     rows = table[1:]
     if not rows:
         raise _file_error("no_rows", "文件只有表头,没有数据行")
     today = clock.now().astimezone(clock.SHANGHAI).date()
     checked = CheckedFile(rows_total=len(rows))
     serials: dict[str, int] = {}
-    for index, cells in enumerate(rows):
-        number = index + 2
+    for index, (number, cells) in enumerate(rows):
         if progress is not None and index and index % 1000 == 0:
             progress("check", 1000, len(rows))
         if len(cells) != len(header):

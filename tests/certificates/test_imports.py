@@ -264,6 +264,19 @@ def test_a_row_with_more_cells_than_the_header_is_a_bad_row(api, setting):
     assert (skipped.get_json()["imported"], skipped.get_json()["skipped_bad"]) == (1, 1)
 
 
+def test_blank_rows_are_skipped_but_rows_keep_their_spreadsheet_numbers(api, setting):
+    cert_type, token = setting
+    header, *rows = good_file(2).split(b"\r\n")[:3]
+    bad = csv_bytes(IMPORT_HEADER, [import_row("P9", "not-an-id")]).split(b"\r\n")[1]
+    # Rows: 1 blank, 2 header, 3 P0, 4 blank, 5 empty cells, 6 P1, 7 bad.
+    raw = b"\r\n".join([b"", header, rows[0], b"  ", b",,,", rows[1], bad, b""])
+    response = upload(api, token, raw, cert_type.code, skip="true")
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert (body["rows_total"], body["imported"], body["skipped_bad"]) == (3, 2, 1)
+    assert {p["row"] for p in body["report"]["skipped"]} == {7}
+
+
 def test_an_oversized_file_or_too_many_rows_is_413(api, setting, app, monkeypatch):
     cert_type, token = setting
     monkeypatch.setitem(app.config, "CERTIFICATE_IMPORT_MAX_BYTES", 200)
