@@ -277,6 +277,28 @@ def test_blank_rows_are_skipped_but_rows_keep_their_spreadsheet_numbers(api, set
     assert {p["row"] for p in body["report"]["skipped"]} == {7}
 
 
+@pytest.mark.parametrize(
+    ("issued_on", "paper_issued_at", "field"),
+    [
+        ("0001-01-01", "", "issued_on"),  # midnight in Shanghai is before year 1 in UTC
+        ("1899-12-31", "", "issued_on"),
+        ("2020-05-01", "0001-01-01T00:00:00", "paper_issued_at"),
+        ("2020-05-01", "0001-01-01T00:00:00+14:00", "paper_issued_at"),
+        ("2020-05-01", "1899-12-31T23:59:59+08:00", "paper_issued_at"),
+    ],
+)
+def test_a_date_before_1900_is_a_bad_row(api, setting, issued_on, paper_issued_at, field):
+    cert_type, token = setting
+    header = [*IMPORT_HEADER, "paper_issued_at"]
+    row = import_row("E1", valid_id_number(), issued_on=issued_on) + [paper_issued_at]
+    response = upload(api, token, csv_bytes(header, [row]), cert_type.code)
+    assert response.status_code == 422, response.get_json()
+    (problem,) = error_of(response)["details"]
+    assert (problem["row"], problem["field"], problem["code"]) == (2, field, "issued_too_early")
+    assert "1900-01-01" in problem["message"]
+    assert count(Certificate) == 0
+
+
 def test_an_oversized_file_or_too_many_rows_is_413(api, setting, app, monkeypatch):
     cert_type, token = setting
     monkeypatch.setitem(app.config, "CERTIFICATE_IMPORT_MAX_BYTES", 200)
