@@ -6,7 +6,8 @@ one with every problem (row, field, code). Nothing here writes.
 
 Columns: ``paper_serial``, ``holder_name``, ``holder_id`` (ID number or credit code),
 ``issued_on``, optionally ``expires_on`` and ``paper_issued_at``, then the type's fields by
-name. Row numbers count the header as row 1, as a spreadsheet shows them.
+name. Row numbers are those a spreadsheet shows: the header is row 1 (unless blank rows come
+first), and blank rows, skipped everywhere, still count.
 """
 
 from __future__ import annotations
@@ -89,24 +90,43 @@ class CheckedFile:
 # --- the file as a whole ------------------------------------------------------------------
 
 
-def read_table(raw: bytes, *, max_bytes: int | None, max_rows: int | None) -> list[list[str]]:
-    """Header and rows of a UTF-8 CSV (BOM allowed), or the file-level error."""
+# (row number as a spreadsheet shows it, cells): blank rows are dropped but still counted.
+Table = list[tuple[int, list[str]]]
+
+
+def read_table(raw: bytes, *, max_bytes: int | None, max_rows: int | None) -> Table:
+    """Header and rows of a UTF-8 CSV (BOM allowed), blank lines dropped, or the file-level
+    error. The table always has its header row: no header is ``empty_file``."""
     if max_bytes is not None and len(raw) > max_bytes:
         raise FileTooLarge(
             f"文件过大:不能超过 {max_bytes // 1024} KB", field="file", limit_bytes=max_bytes
         )
-    if not raw.strip():
-        raise _file_error("empty_file", "文件为空")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _file_error(
             "invalid_encoding", "文件不是 UTF-8 编码,请另存为 UTF-8 格式的 CSV"
         ) from exc
+    if "\x00" in text:  # UTF-16 or a binary file; PostgreSQL text cannot hold it either
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise _file_error(
+            "nul_character",
+            f"文件第 {line} 行含有空字符(NUL),不是文本格式的 CSV,请另存为 UTF-8 格式的 CSV",
+            line=line,
+        )
     try:
-        table = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if row]
+        table = [
+            (number, row)
+            for number, row in enumerate(
+                csv.reader(io.StringIO(text, newline=""), strict=True), start=1
+            )
+            if any(cell.strip() for cell in row)
+        ]
     except csv.Error as exc:
         raise _file_error("malformed_csv", "文件不是有效的 CSV") from exc
+    # The one emptiness rule: nothing but a BOM, line ends, spaces or empty cells.
+    if not table:
+        raise _file_error("empty_file", "文件为空:没有表头,也没有数据行")
     if max_rows is not None and len(table) - 1 > max_rows:
         raise FileTooLarge(
             f"行数过多:一次最多导入 {max_rows} 行",
@@ -212,19 +232,19 @@ def _check_row(
 
 def check_rows(
     cert_type: CertificateType,
-    table: list[list[str]],
+    table: Table,
     progress: ImportProgress | None = None,
 ) -> CheckedFile:
-    """Sort every row into good, expired or bad; nothing is written."""
-    header = check_header(cert_type, table[0])
+    """Sort every row into good, expired or bad; nothing is written. ``table`` comes from
+    ``read_table``, which guarantees the header row."""
+    header = check_header(cert_type, table[0][1])
     rows = table[1:]
     if not rows:
         raise _file_error("no_rows", "文件只有表头,没有数据行")
     today = clock.now().astimezone(clock.SHANGHAI).date()
     checked = CheckedFile(rows_total=len(rows))
     serials: dict[str, int] = {}
-    for index, cells in enumerate(rows):
-        number = index + 2
+    for index, (number, cells) in enumerate(rows):
         if progress is not None and index and index % 1000 == 0:
             progress("check", 1000, len(rows))
         if len(cells) != len(header):

@@ -28,6 +28,7 @@ from backend.models import (
 from backend.security.checksums import normalise_id_number
 from backend.services import accounts, issuing_profiles, issuing_writes
 from backend.services.certificate_schema import (
+    EARLIEST_ISSUE,
     Problem,
     check_certificate_data,
     check_validity,
@@ -67,7 +68,7 @@ def authorise_issuer(officer: User | None, cert_type: CertificateType) -> Depart
 
 
 def parse_paper_issued_at(value: Any) -> tuple[datetime | None, Problem | None]:
-    """ISO date or date-time (no zone: Asia/Shanghai), not in the future."""
+    """ISO date or date-time (no zone: Asia/Shanghai), neither in the future nor before 1900."""
     if value is None or value == "":
         return None, None
     parsed: datetime | None = None
@@ -82,6 +83,10 @@ def parse_paper_issued_at(value: Any) -> tuple[datetime | None, Problem | None]:
         parsed = parsed.replace(tzinfo=clock.SHANGHAI)
     if parsed > clock.now():
         return None, Problem("paper_issued_at", "issued_in_future", "纸质证照发证时间不能晚于现在")
+    if parsed.date() < EARLIEST_ISSUE:  # the day as written, in its own zone
+        return None, Problem(
+            "paper_issued_at", "issued_too_early", f"纸质证照发证时间不能早于 {EARLIEST_ISSUE}"
+        )
     return parsed, None
 
 

@@ -49,6 +49,11 @@ class Problem:
         return asdict(self)
 
 
+# No certificate is older: a floor also keeps every issue time storable (midnight of
+# 0001-01-01 in Shanghai is before year 1 in UTC).
+EARLIEST_ISSUE = date(1900, 1, 1)
+
+
 def parse_date(value: Any) -> date | None:
     """``YYYY-MM-DD`` naming a day that exists, else None."""
     if isinstance(value, date):
@@ -189,7 +194,8 @@ def check_validity(
     *,
     today: date | None = None,
 ) -> tuple[date | None, date | None, list[Problem]]:
-    """Issue and expiry dates: both real days, issue not in the future, expiry after issue.
+    """Issue and expiry dates: both real days, issue neither in the future nor before 1900,
+    expiry after issue.
 
     Expiry is the given date, else the type's ``有效期至`` field, else issue date plus the
     type's validity in years (none when the type has no fixed validity).
@@ -201,6 +207,10 @@ def check_validity(
         problems.append(Problem("issued_on", "invalid_date", "发证日期无效,格式 YYYY-MM-DD"))
     elif issued > today:
         problems.append(Problem("issued_on", "issued_in_future", "发证日期不能晚于今天"))
+    elif issued < EARLIEST_ISSUE:
+        problems.append(
+            Problem("issued_on", "issued_too_early", f"发证日期不能早于 {EARLIEST_ISSUE}")
+        )
     expiry_field = "expires_on"
     expires: date | None = None
     if not _blank(expires_on):

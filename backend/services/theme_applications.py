@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from backend import clock
-from backend.errors import NotFound, UnprocessableEntity, ValidationFailed
+from backend.errors import Conflict, NotFound, UnprocessableEntity, ValidationFailed
 from backend.extensions import db
 from backend.models import Certificate, User
 from backend.models.service_items import ExemptionBasis, Material
@@ -36,7 +36,7 @@ from backend.services.theme_consents import (
     consented_certificates,
     prefilled_values,
     require_bound_holder,
-    usable_consent,
+    use_consent,
 )
 from backend.services.theme_parts import add_event
 from backend.services.themes import BundleItem, bundle_items, published_bundle
@@ -286,7 +286,15 @@ def submit_application(
     bundle, version = published_bundle(bundle_id)
     consent: ThemeConsent | None = None
     if consent_id is not None:
-        consent = usable_consent(caller, bundle, version, consent_id)
+        # Used up first, before anything is written: a racing submit or withdraw waits for
+        # this transaction, and a rollback below gives the consent back.
+        try:
+            consent = use_consent(caller, bundle, version, consent_id)
+        except Conflict as refused:
+            winner = _existing(caller, key)  # a concurrent submit with this key used it
+            if refused.code != "consent_not_active" or winner is None:
+                raise
+            return winner, False
     certificates = consented_certificates(caller, consent)
     prefilled = prefilled_values(version, consent, certificates)
     form = checked_form(version, values, prefilled)
@@ -338,9 +346,6 @@ def submit_application(
                 f"「{version.title}」中的「{entry.version.handling_item}」有一件新申请待受理。",
                 f"/application-parts/{part.id}",
             )
-    if consent is not None:
-        consent.state = "used"
-        consent.used_at = now
     notify(
         caller.id,
         "theme_application",

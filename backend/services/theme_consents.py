@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend import clock
 from backend.errors import Conflict, Forbidden, NotFound
@@ -112,12 +113,29 @@ def give_consent(caller: User, bundle_id: int) -> ThemeConsent:
     return consent
 
 
-def own_consent(caller: User, consent_id: int, *, lock: bool = False) -> ThemeConsent:
-    query = select(ThemeConsent).where(ThemeConsent.id == consent_id)
-    consent = db.session.scalar(query.with_for_update() if lock else query)
+def own_consent(caller: User, consent_id: int) -> ThemeConsent:
+    consent = db.session.scalar(select(ThemeConsent).where(ThemeConsent.id == consent_id))
     if consent is None or consent.user_id != caller.id:
         raise NotFound("授权记录不存在", code="consent_not_found", field="consent_id")
     return consent
+
+
+def _leave_active(consent: ThemeConsent, state: str, **stamps: Any) -> bool:
+    """Move the consent from ``active`` to ``state`` only if the row still is active:
+    compare-and-set in the database, so of a submit and a withdraw (or two submits) racing
+    for one consent exactly one wins. False (the consent reloaded) when it already left."""
+    moved = db.session.execute(
+        update(ThemeConsent)
+        .where(ThemeConsent.id == consent.id, ThemeConsent.state == "active")
+        .values(state=state, **stamps)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount == 1:
+        for name, value in {"state": state, **stamps}.items():
+            set_committed_value(consent, name, value)
+        return True
+    db.session.refresh(consent)
+    return False
 
 
 def list_consents(caller: User) -> list[ThemeConsent]:
@@ -133,16 +151,25 @@ def list_consents(caller: User) -> list[ThemeConsent]:
 @transactional
 def withdraw_consent(caller: User, consent_id: int) -> ThemeConsent:
     """Withdraw a consent no submitted application used; a used one stands as the record."""
-    consent = own_consent(caller, consent_id, lock=True)
-    if consent.state != "active":
+    consent = own_consent(caller, consent_id)
+    if consent.state != "active" or not _leave_active(
+        consent, "withdrawn", withdrawn_at=clock.now()
+    ):
         raise Conflict(
             f"授权当前状态为「{CONSENT_STATE_LABELS[consent.state]}」,不能撤回",
             code="invalid_state",
             current_state=consent.state,
         )
-    consent.state = "withdrawn"
-    consent.withdrawn_at = clock.now()
     return consent
+
+
+def _not_active(consent: ThemeConsent) -> Conflict:
+    return Conflict(
+        f"授权当前状态为「{CONSENT_STATE_LABELS[consent.state]}」,请重新授权",
+        code="consent_not_active",
+        field="consent_id",
+        current_state=consent.state,
+    )
 
 
 def usable_consent(
@@ -153,14 +180,21 @@ def usable_consent(
     if consent.bundle_id != bundle.id:
         raise Conflict("该授权不是针对此主题服务的", code="consent_mismatch", field="consent_id")
     if consent.state != "active":
-        raise Conflict(
-            f"授权当前状态为「{CONSENT_STATE_LABELS[consent.state]}」,请重新授权",
-            code="consent_not_active",
-            field="consent_id",
-            current_state=consent.state,
-        )
+        raise _not_active(consent)
     if consent.version_id != version.id:
         raise Conflict("主题服务已更新,请重新确认授权", code="consent_outdated", field="consent_id")
+    return consent
+
+
+def use_consent(
+    caller: User, bundle: ThemeBundle, version: ThemeBundleVersion, consent_id: int
+) -> ThemeConsent:
+    """The usable consent, marked used at once inside the caller's transaction (single use:
+    the application and this mark commit together or not at all). A concurrent submit or
+    withdraw that got there first makes this 409 ``consent_not_active``."""
+    consent = usable_consent(caller, bundle, version, consent_id)
+    if not _leave_active(consent, "used", used_at=clock.now()):
+        raise _not_active(consent)
     return consent
 
 

@@ -2,6 +2,7 @@
 duplicates on re-import, and a clear error for every kind of bad file."""
 
 import io
+import re
 import threading
 from datetime import date, timedelta
 
@@ -21,6 +22,9 @@ from tests.certificates.helpers import (
     person_type,
 )
 from tests.factories import create_department, error_of, valid_id_number
+
+BOM = "\ufeff".encode()
+CHINESE = re.compile("[\u4e00-\u9fff]")
 
 
 def count(model) -> int:
@@ -175,9 +179,20 @@ def test_expired_rows_are_reported_not_imported(api, setting):
     [
         (b"", 422, "empty_file"),
         (b"  \n\n", 422, "empty_file"),
+        # What Excel writes for an empty sheet saved as "CSV UTF-8": a BOM and a line end.
+        (BOM + b"\r\n", 422, "empty_file"),
+        (BOM, 422, "empty_file"),
+        (BOM + b" \r\n\t\r\n\r\n", 422, "empty_file"),
+        ("\u3000\r\n \r\n".encode(), 422, "empty_file"),  # full-width spaces only
+        (b",,,\r\n,,\r\n", 422, "empty_file"),  # rows of empty cells (formatted, no data)
         ("paper_serial,姓名\nx,张三\n".encode("gbk"), 422, "invalid_encoding"),
+        (csv_bytes(IMPORT_HEADER, [], encoding="gbk"), 422, "invalid_encoding"),
         (b"\xff\xfe\x00p\x00a", 422, "invalid_encoding"),
+        ("paper_serial,holder_name\r\n".encode("utf-16-le"), 422, "nul_character"),
+        (b"paper_serial\x00,holder_name\r\n", 422, "nul_character"),
         (csv_bytes(IMPORT_HEADER, []), 422, "no_rows"),
+        (BOM + csv_bytes(IMPORT_HEADER, []), 422, "no_rows"),
+        (csv_bytes(IMPORT_HEADER, []) + b"\r\n  \r\n,,,\r\n", 422, "no_rows"),
         (b'paper_serial,"holder\n', 422, "malformed_csv"),
         (b'paper_serial,holder\nA,"x"y\n', 422, "malformed_csv"),
     ],
@@ -187,7 +202,20 @@ def test_a_bad_file_gets_its_own_error(api, setting, raw, status, code):
     response = upload(api, token, raw, cert_type.code)
     assert response.status_code == status, response.get_json()
     assert error_of(response)["code"] == code and error_of(response)["field"] == "file"
-    assert count(Certificate) == 0
+    assert CHINESE.search(error_of(response)["message"])
+    assert count(Certificate) == 0 and count(CertificateImport) == 0
+
+
+def test_a_nul_in_a_cell_is_refused_naming_its_line(api, setting):
+    cert_type, token = setting
+    # In the holder's name: imported on SQLite, a 500 on PostgreSQL (text cannot hold NUL).
+    raw = good_file(3).replace("赵1".encode(), "赵\x001".encode())
+    response = upload(api, token, raw, cert_type.code, skip="true")
+    assert response.status_code == 422, response.get_json()
+    error = error_of(response)
+    assert (error["code"], error["field"], error["line"]) == ("nul_character", "file", 3)
+    assert "第 3 行" in error["message"]
+    assert count(Certificate) == 0 and count(Person) == 0
 
 
 def test_a_wrong_header_names_every_missing_and_unknown_column(api, setting):
@@ -218,6 +246,57 @@ def test_a_row_with_the_wrong_number_of_cells_is_a_bad_row(api, setting):
     raw = good_file(1) + b"short,row\n"
     response = upload(api, token, raw, cert_type.code)
     assert [(d["row"], d["code"]) for d in error_of(response)["details"]] == [(3, "malformed_row")]
+
+
+def test_a_row_with_more_cells_than_the_header_is_a_bad_row(api, setting):
+    cert_type, token = setting
+    extra = import_row("X1", valid_id_number()) + ["多出来的一格"]
+    raw = good_file(1) + csv_bytes(IMPORT_HEADER, [extra]).split(b"\r\n", 1)[1]
+    response = upload(api, token, raw, cert_type.code)
+    assert response.status_code == 422, response.get_json()
+    (problem,) = error_of(response)["details"]
+    assert (problem["row"], problem["field"], problem["code"]) == (3, "row", "malformed_row")
+    n = len(IMPORT_HEADER)
+    assert problem["message"] == f"该行有 {n + 1} 列,表头有 {n} 列"
+    assert count(Certificate) == 0
+    skipped = upload(api, token, raw, cert_type.code, skip="true")
+    assert skipped.status_code == 201, skipped.get_json()
+    assert (skipped.get_json()["imported"], skipped.get_json()["skipped_bad"]) == (1, 1)
+
+
+def test_blank_rows_are_skipped_but_rows_keep_their_spreadsheet_numbers(api, setting):
+    cert_type, token = setting
+    header, *rows = good_file(2).split(b"\r\n")[:3]
+    bad = csv_bytes(IMPORT_HEADER, [import_row("P9", "not-an-id")]).split(b"\r\n")[1]
+    # Rows: 1 blank, 2 header, 3 P0, 4 blank, 5 empty cells, 6 P1, 7 bad.
+    raw = b"\r\n".join([b"", header, rows[0], b"  ", b",,,", rows[1], bad, b""])
+    response = upload(api, token, raw, cert_type.code, skip="true")
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert (body["rows_total"], body["imported"], body["skipped_bad"]) == (3, 2, 1)
+    assert {p["row"] for p in body["report"]["skipped"]} == {7}
+
+
+@pytest.mark.parametrize(
+    ("issued_on", "paper_issued_at", "field"),
+    [
+        ("0001-01-01", "", "issued_on"),  # midnight in Shanghai is before year 1 in UTC
+        ("1899-12-31", "", "issued_on"),
+        ("2020-05-01", "0001-01-01T00:00:00", "paper_issued_at"),
+        ("2020-05-01", "0001-01-01T00:00:00+14:00", "paper_issued_at"),
+        ("2020-05-01", "1899-12-31T23:59:59+08:00", "paper_issued_at"),
+    ],
+)
+def test_a_date_before_1900_is_a_bad_row(api, setting, issued_on, paper_issued_at, field):
+    cert_type, token = setting
+    header = [*IMPORT_HEADER, "paper_issued_at"]
+    row = import_row("E1", valid_id_number(), issued_on=issued_on) + [paper_issued_at]
+    response = upload(api, token, csv_bytes(header, [row]), cert_type.code)
+    assert response.status_code == 422, response.get_json()
+    (problem,) = error_of(response)["details"]
+    assert (problem["row"], problem["field"], problem["code"]) == (2, field, "issued_too_early")
+    assert "1900-01-01" in problem["message"]
+    assert count(Certificate) == 0
 
 
 def test_an_oversized_file_or_too_many_rows_is_413(api, setting, app, monkeypatch):
