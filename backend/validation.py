@@ -4,6 +4,9 @@ Views never check input by hand: the endpoint decorator validates the body and t
 query string against the schemas declared next to the view, and this module turns
 ``jsonschema`` errors into one ``ValidationFailed`` listing every problem at once.
 
+Rules every input obeys, whatever its channel, also live here, once: no NUL character
+(``refuse_nul``, ``check_request``).
+
 ``jsonschema`` costs tens of microseconds per body, so a schema is also compiled to Python
 by ``fastjsonschema``; a body it accepts is accepted at once. Only a body it refuses goes
 through ``jsonschema``, which decides and names the fields. That is sound only where
@@ -17,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import fastjsonschema
-from flask import current_app, request
+from flask import Flask, current_app, request
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -36,6 +39,93 @@ TYPE_NAMES = {
     "array": "数组",
     "null": "空值",
 }
+
+# --- NUL characters -------------------------------------------------------------------------
+
+NUL = "\x00"
+# In UTF-8 JSON text a NUL can only be written as this escape (a raw one is not JSON);
+# a NUL byte means a UTF-16 or UTF-32 body, which the walk must then look at.
+_JSON_NUL = b"\\u0000"
+_RAW_NUL = b"\x00"
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def invalid_character(field: str) -> ValidationFailed:
+    return ValidationFailed(f"包含不允许的控制字符:{field}", code="invalid_character", field=field)
+
+
+def _name(path: list[Any]) -> str:
+    return ".".join(str(p) for p in path).replace(NUL, "\\u0000")
+
+
+def refuse_nul(value: Any, field: str = "") -> None:
+    """400 ``invalid_character`` naming the first string or key in ``value`` (decoded JSON,
+    a list of cells, a string) that holds a NUL. PostgreSQL cannot store one in text
+    (psycopg raises DataError), so it is refused before any service runs."""
+    stack: list[tuple[Any, list[Any]]] = [(value, [field] if field else [])]
+    while stack:  # no recursion: JSON may nest deeper than Python's recursion limit
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                raise invalid_character(_name(path) or "body")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and NUL in key:
+                    raise invalid_character(_name([*path, key]))
+                stack.append((child, [*path, key]))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, [*path, i]) for i, child in enumerate(item))
+
+
+def refuse_nul_in_upload(text: str, field: str = "file") -> None:
+    """An uploaded text file (a CSV) holding a NUL: 400 ``invalid_character`` naming the
+    field and the file's first line with one. One C-level scan when there is none."""
+    at = text.find(NUL)
+    if at < 0:
+        return
+    line = text.count("\n", 0, at) + 1
+    raise ValidationFailed(
+        f"文件第 {line} 行包含不允许的控制字符:{field}",
+        code="invalid_character",
+        field=field,
+        line=line,
+    )
+
+
+def _refuse_nul_in_fields(fields: Any) -> None:
+    """A query string's or a form's fields (a MultiDict): 400 naming the first with a NUL."""
+    for name, values in fields.lists():
+        if NUL in name or any(NUL in v for v in values):
+            raise invalid_character(_name([name]))
+
+
+def check_request() -> None:
+    """Before every request: no NUL in the path, the query string or form fields.
+
+    A JSON request (the hot paths) costs a few substring tests on short strings; fields
+    are only walked when the raw text could hold a NUL. JSON bodies: ``read_json_body``."""
+    environ = request.environ
+    if NUL in environ.get("PATH_INFO", ""):
+        for name, value in (request.view_args or {}).items():
+            if isinstance(value, str) and NUL in value:
+                raise invalid_character(name)
+        raise invalid_character("path")
+    query = environ.get("QUERY_STRING", "")
+    if "%00" in query or NUL in query:
+        _refuse_nul_in_fields(request.args)
+    content_type = environ.get("CONTENT_TYPE")
+    if content_type and content_type[:16] != "application/json" and request.mimetype in _FORM_TYPES:
+        _refuse_nul_in_fields(request.form)
+        for name, upload in request.files.items(multi=True):
+            if NUL in (upload.filename or ""):
+                raise invalid_character(_name([name]))
+
+
+def register_input_checks(app: Flask) -> None:
+    app.before_request(check_request)
+
+
+# --- JSON Schema ----------------------------------------------------------------------------
 
 _validators: dict[int, Draft202012Validator] = {}
 
@@ -199,6 +289,8 @@ def read_json_body(schema: dict | None) -> Any:
             data = current_app.json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValidationFailed("请求体不是合法的 JSON", code="invalid_json") from exc
+        if _JSON_NUL in raw or _RAW_NUL in raw:  # two substring tests; the walk is rare
+            refuse_nul(data)
     if schema is not None:
         validate(schema, data)
     return data

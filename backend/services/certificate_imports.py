@@ -40,6 +40,7 @@ from backend.services.certificate_import_checks import (
 from backend.services.certificate_issuing import authorise_issuer
 from backend.services.certificate_types import get_type, joint_departments
 from backend.services.tx import transactional
+from backend.validation import refuse_nul_in_upload
 
 # --- the import ----------------------------------------------------------------------------
 
@@ -83,6 +84,8 @@ def import_certificates(
         cert_type = get_type(cert_type)
     department = authorise_issuer(officer, cert_type)
     table = read_table(raw, max_bytes=max_bytes, max_rows=max_rows)
+    if b"\x00" in raw:  # valid UTF-8 by now: a NUL byte is a NUL character
+        refuse_nul_in_upload(raw.decode("utf-8-sig"))
     if not wants_helper(len(table) - 1):
         return _check_and_store(
             cert_type, department, table, raw, filename, skip_bad_rows, officer, progress, None

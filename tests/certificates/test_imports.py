@@ -294,3 +294,21 @@ def test_a_large_import_shares_the_sealing_with_a_helper_process(api, setting, m
     assert len({c.serial for c in certificates}) == 7
     for certificate in certificates:
         assert verify_certificate(certificate).ok, certificate.serial
+
+
+def test_a_nul_in_a_cell_or_the_file_name_is_refused_naming_the_line(api, setting):
+    """PostgreSQL cannot store a NUL: refused before any row is checked or stored."""
+    cert_type, token = setting
+    rows = good_file(3).split(b"\n")
+    rows[2] = rows[2].replace(b",", b"\x00,", 1)
+    response = upload(api, token, b"\n".join(rows), cert_type.code)
+    assert response.status_code == 400, response.get_json()
+    error = error_of(response)
+    assert (error["code"], error["field"], error["line"]) == ("invalid_character", "file", 3)
+    response = upload(api, token, good_file(1), cert_type.code, name="a\x00.csv")
+    assert response.status_code == 400
+    assert (error_of(response)["code"], error_of(response)["field"]) == (
+        "invalid_character",
+        "file",
+    )
+    assert count(Certificate) == 0 and count(CertificateImport) == 0
