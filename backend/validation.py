@@ -5,7 +5,8 @@ query string against the schemas declared next to the view, and this module turn
 ``jsonschema`` errors into one ``ValidationFailed`` listing every problem at once.
 
 Rules every input obeys, whatever its channel, also live here, once: no NUL character
-(``refuse_nul``, ``check_request``).
+(``refuse_nul``, ``check_request``), and dates within ``EARLIEST_DAY`` .. ``LATEST_DAY``
+(``parse_day``, ``parse_moment``, and the ``date`` format of every schema).
 
 ``jsonschema`` costs tens of microseconds per body, so a schema is also compiled to Python
 by ``fastjsonschema``; a body it accepts is accepted at once. Only a body it refuses goes
@@ -16,12 +17,14 @@ through ``jsonschema``, which decides and names the fields. That is sound only w
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 import fastjsonschema
 from flask import Flask, current_app, request
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from backend.errors import AppError, ValidationFailed
@@ -39,6 +42,58 @@ TYPE_NAMES = {
     "array": "数组",
     "null": "空值",
 }
+
+# --- dates ---------------------------------------------------------------------------------
+
+# Every date the platform accepts: wide enough for any certificate or record, narrow enough
+# that date arithmetic (a day later, midnight in Shanghai as UTC) can never overflow, as it
+# did near year 1 and year 9999 (OverflowError: a 500).
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+DAY_RANGE_TEXT = f"{EARLIEST_DAY.isoformat()} 至 {LATEST_DAY.isoformat()}"
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+
+
+def parse_day(value: Any) -> date | None:
+    """``YYYY-MM-DD`` (ASCII digits; surrounding spaces ignored) naming a day that exists
+    within the accepted range, else None; a ``date`` is checked against the range too."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not _ISO_DAY.match(text):
+            return None
+        try:
+            value = date.fromisoformat(text)
+        except ValueError:
+            return None
+    elif not isinstance(value, date) or isinstance(value, datetime):
+        return None
+    return value if EARLIEST_DAY <= value <= LATEST_DAY else None
+
+
+def parse_moment(value: Any) -> datetime | None:
+    """An ISO 8601 date or date-time whose day is within the accepted range, else None.
+    Naive results stay naive: the caller knows which zone the writer meant."""
+    if not isinstance(value, str) or not _ISO_DAY.match(value.strip()[:10]):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parse_day(parsed.date()) is not None else None
+
+
+FORMAT_CHECKER = FormatChecker(formats=())
+FORMAT_CHECKER.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
+
+
+@FORMAT_CHECKER.checks("date")
+def _is_date(instance: Any) -> bool:
+    """The ``date`` format of every schema is ``parse_day`` (without surrounding spaces):
+    an existing day within range."""
+    if not isinstance(instance, str):
+        return True
+    return instance == instance.strip() and parse_day(instance) is not None
+
 
 # --- NUL characters -------------------------------------------------------------------------
 
@@ -134,9 +189,7 @@ def _validator(schema: dict) -> Draft202012Validator:
     key = id(schema)
     if key not in _validators:
         Draft202012Validator.check_schema(schema)
-        _validators[key] = Draft202012Validator(
-            schema, format_checker=Draft202012Validator.FORMAT_CHECKER
-        )
+        _validators[key] = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
     return _validators[key]
 
 
@@ -241,6 +294,14 @@ def _describe(error: ValidationError) -> list[dict[str, str]]:
                 "field": field,
                 "code": "invalid_type",
                 "message": f"字段类型错误:{field} 应为{'或'.join(names)}",
+            }
+        ]
+    if error.validator == "format" and error.validator_value == "date":
+        return [
+            {
+                "field": field,
+                "code": "invalid_date",
+                "message": f"日期无效:{field},应为 {DAY_RANGE_TEXT} 之间存在的日期,格式 YYYY-MM-DD",
             }
         ]
     if error.validator in ("minLength", "minItems") and error.validator_value == 1:

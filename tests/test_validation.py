@@ -242,9 +242,12 @@ def test_dates_are_checked_by_jsonschema_alone():
     schema = {"type": "object", "properties": {"on": {"type": "string", "format": "date"}}}
     assert _fast_check(schema) is None
     assert validate_accepts(schema, {"on": "2024-02-29"})
-    with pytest.raises(ValidationFailed) as caught:
-        validate(schema, {"on": "2023-02-29"})
-    assert caught.value.code == "invalid_value" and caught.value.field == "on"
+    for bad in ("2023-02-29", "0001-01-01", "9999-12-31", " 2024-02-29", "２０２４-02-29"):
+        with pytest.raises(ValidationFailed) as caught:
+            validate(schema, {"on": bad})
+        assert caught.value.code == "invalid_date" and caught.value.field == "on", bad
+    assert validate_accepts(schema, {"on": "1900-01-01"})
+    assert validate_accepts(schema, {"on": "2199-12-31"})
 
 
 @pytest.mark.parametrize(

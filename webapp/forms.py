@@ -41,6 +41,10 @@ def form_body(schema: dict, integers: tuple[str, ...] = ()) -> dict[str, Any]:
     return validate(schema, body)
 
 
+# Schema messages name the field in English; next to a labelled field the label says more.
+_SCHEMA_CODES = ("missing_field", "invalid_value", "invalid_type", "invalid_date")
+
+
 def field_errors(error: AppError, labels: dict[str, str]) -> dict[str, str]:
     """``{field: Chinese message}`` for every field an error names."""
     details = error.details or [{"field": error.field, "message": error.message}]
@@ -49,8 +53,6 @@ def field_errors(error: AppError, labels: dict[str, str]) -> dict[str, str]:
         field = detail.get("field")
         if field in labels and field not in out:
             out[field] = (
-                detail["message"]
-                if error.code not in ("missing_field", "invalid_value", "invalid_type")
-                else f"请正确填写{labels[field]}"
+                f"请正确填写{labels[field]}" if error.code in _SCHEMA_CODES else detail["message"]
             )
     return out

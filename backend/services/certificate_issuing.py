@@ -46,6 +46,7 @@ from backend.services.certificate_types import (
     joint_departments,
 )
 from backend.services.tx import session_untouched, transactional
+from backend.validation import DAY_RANGE_TEXT, parse_moment
 from notifications.service import notify
 
 # The fields that repeat the holder's identifier; they must agree with the holder.
@@ -67,17 +68,17 @@ def authorise_issuer(officer: User | None, cert_type: CertificateType) -> Depart
 
 
 def parse_paper_issued_at(value: Any) -> tuple[datetime | None, Problem | None]:
-    """ISO date or date-time (no zone: Asia/Shanghai), not in the future."""
+    """ISO date or date-time (no zone: Asia/Shanghai), within the platform's date range
+    (``parse_moment``), not in the future."""
     if value is None or value == "":
         return None, None
-    parsed: datetime | None = None
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            parsed = None
+    parsed = parse_moment(value)
     if parsed is None:
-        return None, Problem("paper_issued_at", "invalid_datetime", "纸质证照发证时间无效")
+        return None, Problem(
+            "paper_issued_at",
+            "invalid_datetime",
+            f"纸质证照发证时间无效,应为 {DAY_RANGE_TEXT} 之间的日期或日期时间(ISO 8601)",
+        )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=clock.SHANGHAI)
     if parsed > clock.now():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -43,6 +42,7 @@ from backend.services.themes import BundleItem, bundle_items, published_bundle
 from backend.services.tx import transactional
 from backend.services.verification import create_verification_request
 from backend.services.verification_notify import officer_ids
+from backend.validation import parse_day
 from notifications.service import notify
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
@@ -84,11 +84,7 @@ def _type_ok(kind: str, value: Any) -> bool:
     if not isinstance(value, str):
         return False
     if kind == "date":
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            return False
-        return len(value) == 10
+        return parse_day(value) is not None and len(value) == 10
     return len(value) <= 500
 
 
