@@ -5,8 +5,9 @@ query string against the schemas declared next to the view, and this module turn
 ``jsonschema`` errors into one ``ValidationFailed`` listing every problem at once.
 
 Rules every input obeys, whatever its channel, also live here, once: no NUL character
-(``refuse_nul``, ``check_request``), and dates within ``EARLIEST_DAY`` .. ``LATEST_DAY``
-(``parse_day``, ``parse_moment``, and the ``date`` format of every schema).
+(``refuse_nul``, ``check_request``), integers in query strings written in ASCII digits
+(``coerce_integer``), and dates within ``EARLIEST_DAY`` .. ``LATEST_DAY`` (``parse_day``,
+``parse_moment``, and the ``date`` format of every schema).
 
 ``jsonschema`` costs tens of microseconds per body, so a schema is also compiled to Python
 by ``fastjsonschema``; a body it accepts is accepted at once. Only a body it refuses goes
@@ -178,6 +179,26 @@ def check_request() -> None:
 
 def register_input_checks(app: Flask) -> None:
     app.before_request(check_request)
+
+
+# --- integers in query strings ----------------------------------------------------------------
+
+_ASCII_INTEGER = re.compile(r"(-?)0*([0-9]{1,18})\Z")
+_LONG_INTEGER = re.compile(r"-?[0-9]+\Z")
+_BEYOND_EVERY_BOUND = 10**18
+
+
+def coerce_integer(text: str) -> int | str:
+    """A query or form argument as an int when written in ASCII digits, else unchanged,
+    for the schema to refuse naming the field. ``int()`` alone takes "١٢" and " 1_0 ",
+    and raises on "²" (which ``str.isdigit`` accepts) and past 4,300 digits; a longer
+    number becomes one past every bound here, so the schema says it is out of range."""
+    match = _ASCII_INTEGER.match(text)
+    if match:
+        return int(match.group(1) + match.group(2))
+    if _LONG_INTEGER.match(text):
+        return -_BEYOND_EVERY_BOUND if text.startswith("-") else _BEYOND_EVERY_BOUND
+    return text
 
 
 # --- JSON Schema ----------------------------------------------------------------------------
@@ -367,10 +388,12 @@ def read_query(schema: dict) -> dict[str, Any]:
         kind = props.get(key, {}).get("type")
         if kind == "array":
             value = values
-        elif kind in ("integer", "number"):
+        elif kind == "integer":
+            value = coerce_integer(value)
+        elif kind == "number":
             # Left as a string when it is not a number: the schema then reports invalid_type.
             with contextlib.suppress(ValueError):
-                value = int(value) if kind == "integer" else float(value)
+                value = float(value)
         elif kind == "boolean" and value in ("true", "false", "1", "0"):
             value = value in ("true", "1")
         data[key] = value

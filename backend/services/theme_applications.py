@@ -9,6 +9,7 @@ Pre-filled values come from consented certificates on the server, never from the
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -79,8 +80,10 @@ def _existing(caller: User, key: str) -> ThemeApplication | None:
 def _type_ok(kind: str, value: Any) -> bool:
     if kind == "id_number":
         return isinstance(value, str) and is_valid_id_number(value)
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "number":  # a finite float: the web form's float() reads "nan", "inf"
+        if isinstance(value, float):
+            return math.isfinite(value)
+        return isinstance(value, int) and not isinstance(value, bool)
     if not isinstance(value, str):
         return False
     if kind == "date":
