@@ -135,6 +135,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     from backend.errors import register_errors
     from backend.health import bp as health_bp
     from backend.security.headers import register_security_headers
+    from backend.validation import register_input_checks
     from miniprogram_api import bp as api_bp
     from miniprogram_api.openapi import bp as openapi_bp
     from notifications import init_app as init_notifications
@@ -146,6 +147,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(openapi_bp)
     app.register_blueprint(web_bp)
     backend.auth.init_app(app)
+    register_input_checks(app)
     register_errors(app)
     register_security_headers(app)
     register_cli(app)

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,15 @@ def http_error(status: int) -> AppError:
     return AppError(message, code=code, status_code=status)
 
 
+def refused_nul(error: DBAPIError) -> bool:
+    """PostgreSQL refusing a NUL: psycopg's check on text parameters, or the server's on a
+    ``\\u0000`` in jsonb (SQLSTATE 22P05, untranslatable character)."""
+    if not isinstance(error, DataError):
+        return False
+    orig = error.orig
+    return getattr(orig, "sqlstate", None) == "22P05" or "NUL (0x00)" in str(orig)
+
+
 def register_errors(app: Flask) -> None:
     @app.errorhandler(AppError)
     def handle_app_error(error: AppError):
@@ -190,7 +199,13 @@ def register_errors(app: Flask) -> None:
     def handle_database_error(error: DBAPIError):
         """A lost connection or a database that refuses (a restart): 503, retry later.
         The pool has discarded the dead connection, so the next request gets a fresh one.
+        A NUL PostgreSQL refused: the caller's 400 (a safety net; input is checked up front).
         Any other database error is a bug: 500."""
+        if refused_nul(error):
+            log.warning("database refused a NUL the input checks let through: %s", request.path)
+            return handle_app_error(
+                ValidationFailed("包含不允许的控制字符", code="invalid_character")
+            )
         if not (error.connection_invalidated or isinstance(error, OperationalError)):
             return handle_unexpected(error)
         from backend.extensions import db

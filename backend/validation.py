@@ -4,6 +4,11 @@ Views never check input by hand: the endpoint decorator validates the body and t
 query string against the schemas declared next to the view, and this module turns
 ``jsonschema`` errors into one ``ValidationFailed`` listing every problem at once.
 
+Rules every input obeys, whatever its channel, also live here, once: no NUL character
+(``refuse_nul``, ``check_request``), integers in query strings written in ASCII digits
+(``coerce_integer``), and dates within ``EARLIEST_DAY`` .. ``LATEST_DAY`` (``parse_day``,
+``parse_moment``, and the ``date`` format of every schema).
+
 ``jsonschema`` costs tens of microseconds per body, so a schema is also compiled to Python
 by ``fastjsonschema``; a body it accepts is accepted at once. Only a body it refuses goes
 through ``jsonschema``, which decides and names the fields. That is sound only where
@@ -13,15 +18,17 @@ through ``jsonschema``, which decides and names the fields. That is sound only w
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 import fastjsonschema
-from flask import current_app, request
-from jsonschema import Draft202012Validator
+from flask import Flask, current_app, request
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-from backend.errors import AppError, ValidationFailed
+from backend.errors import AppError, UnprocessableEntity, ValidationFailed
 
 # A row id as clients send it: beyond PostgreSQL's ``integer`` it can name no row, and the
 # database would refuse the parameter (a 500) instead of the schema (a 400 naming it).
@@ -37,6 +44,166 @@ TYPE_NAMES = {
     "null": "空值",
 }
 
+# --- dates ---------------------------------------------------------------------------------
+
+# Every date the platform accepts: wide enough for any certificate or record, narrow enough
+# that date arithmetic (a day later, midnight in Shanghai as UTC) can never overflow, as it
+# did near year 1 and year 9999 (OverflowError: a 500).
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+DAY_RANGE_TEXT = f"{EARLIEST_DAY.isoformat()} 至 {LATEST_DAY.isoformat()}"
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+
+
+def parse_day(value: Any) -> date | None:
+    """``YYYY-MM-DD`` (ASCII digits; surrounding spaces ignored) naming a day that exists
+    within the accepted range, else None; a ``date`` is checked against the range too."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not _ISO_DAY.match(text):
+            return None
+        try:
+            value = date.fromisoformat(text)
+        except ValueError:
+            return None
+    elif not isinstance(value, date) or isinstance(value, datetime):
+        return None
+    return value if EARLIEST_DAY <= value <= LATEST_DAY else None
+
+
+def parse_moment(value: Any) -> datetime | None:
+    """An ISO 8601 date or date-time whose day is within the accepted range, else None.
+    Naive results stay naive: the caller knows which zone the writer meant."""
+    if not isinstance(value, str) or not _ISO_DAY.match(value.strip()[:10]):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parse_day(parsed.date()) is not None else None
+
+
+FORMAT_CHECKER = FormatChecker(formats=())
+FORMAT_CHECKER.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
+
+
+@FORMAT_CHECKER.checks("date")
+def _is_date(instance: Any) -> bool:
+    """The ``date`` format of every schema is ``parse_day`` (without surrounding spaces):
+    an existing day within range."""
+    if not isinstance(instance, str):
+        return True
+    return instance == instance.strip() and parse_day(instance) is not None
+
+
+# --- NUL characters -------------------------------------------------------------------------
+
+NUL = "\x00"
+# In UTF-8 JSON text a NUL can only be written as this escape (a raw one is not JSON);
+# a NUL byte means a UTF-16 or UTF-32 body, which the walk must then look at.
+_JSON_NUL = b"\\u0000"
+_RAW_NUL = b"\x00"
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def invalid_character(field: str) -> ValidationFailed:
+    return ValidationFailed(f"包含不允许的控制字符:{field}", code="invalid_character", field=field)
+
+
+def _name(path: list[Any]) -> str:
+    return ".".join(str(p) for p in path).replace(NUL, "\\u0000")
+
+
+def refuse_nul(value: Any, field: str = "") -> None:
+    """400 ``invalid_character`` naming the first string or key in ``value`` (decoded JSON,
+    a list of cells, a string) that holds a NUL. PostgreSQL cannot store one in text
+    (psycopg raises DataError), so it is refused before any service runs."""
+    stack: list[tuple[Any, list[Any]]] = [(value, [field] if field else [])]
+    while stack:  # no recursion: JSON may nest deeper than Python's recursion limit
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                raise invalid_character(_name(path) or "body")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and NUL in key:
+                    raise invalid_character(_name([*path, key]))
+                stack.append((child, [*path, key]))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, [*path, i]) for i, child in enumerate(item))
+
+
+def refuse_nul_in_upload(text: str, field: str = "file") -> None:
+    """An uploaded text file (a CSV) holding a NUL (UTF-16 without a BOM, a binary file;
+    PostgreSQL text cannot hold it either): 422 ``nul_character`` naming the file's first
+    line with one, like the other file-content errors. One C-level scan when there is none."""
+    at = text.find(NUL)
+    if at < 0:
+        return
+    line = text.count("\n", 0, at) + 1
+    raise UnprocessableEntity(
+        f"文件第 {line} 行含有空字符(NUL),不是文本格式的 CSV,请另存为 UTF-8 格式的 CSV",
+        code="nul_character",
+        field=field,
+        line=line,
+    )
+
+
+def _refuse_nul_in_fields(fields: Any) -> None:
+    """A query string's or a form's fields (a MultiDict): 400 naming the first with a NUL."""
+    for name, values in fields.lists():
+        if NUL in name or any(NUL in v for v in values):
+            raise invalid_character(_name([name]))
+
+
+def check_request() -> None:
+    """Before every request: no NUL in the path, the query string or form fields.
+
+    A JSON request (the hot paths) costs a few substring tests on short strings; fields
+    are only walked when the raw text could hold a NUL. JSON bodies: ``read_json_body``."""
+    environ = request.environ
+    if NUL in environ.get("PATH_INFO", ""):
+        for name, value in (request.view_args or {}).items():
+            if isinstance(value, str) and NUL in value:
+                raise invalid_character(name)
+        raise invalid_character("path")
+    query = environ.get("QUERY_STRING", "")
+    if "%00" in query or NUL in query:
+        _refuse_nul_in_fields(request.args)
+    content_type = environ.get("CONTENT_TYPE")
+    if content_type and content_type[:16] != "application/json" and request.mimetype in _FORM_TYPES:
+        _refuse_nul_in_fields(request.form)
+        for name, upload in request.files.items(multi=True):
+            if NUL in (upload.filename or ""):
+                raise invalid_character(_name([name]))
+
+
+def register_input_checks(app: Flask) -> None:
+    app.before_request(check_request)
+
+
+# --- integers in query strings ----------------------------------------------------------------
+
+_ASCII_INTEGER = re.compile(r"(-?)0*([0-9]{1,18})\Z")
+_LONG_INTEGER = re.compile(r"-?[0-9]+\Z")
+_BEYOND_EVERY_BOUND = 10**18
+
+
+def coerce_integer(text: str) -> int | str:
+    """A query or form argument as an int when written in ASCII digits, else unchanged,
+    for the schema to refuse naming the field. ``int()`` alone takes "١٢" and " 1_0 ",
+    and raises on "²" (which ``str.isdigit`` accepts) and past 4,300 digits; a longer
+    number becomes one past every bound here, so the schema says it is out of range."""
+    match = _ASCII_INTEGER.match(text)
+    if match:
+        return int(match.group(1) + match.group(2))
+    if _LONG_INTEGER.match(text):
+        return -_BEYOND_EVERY_BOUND if text.startswith("-") else _BEYOND_EVERY_BOUND
+    return text
+
+
+# --- JSON Schema ----------------------------------------------------------------------------
+
 _validators: dict[int, Draft202012Validator] = {}
 
 
@@ -44,9 +211,7 @@ def _validator(schema: dict) -> Draft202012Validator:
     key = id(schema)
     if key not in _validators:
         Draft202012Validator.check_schema(schema)
-        _validators[key] = Draft202012Validator(
-            schema, format_checker=Draft202012Validator.FORMAT_CHECKER
-        )
+        _validators[key] = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
     return _validators[key]
 
 
@@ -153,6 +318,14 @@ def _describe(error: ValidationError) -> list[dict[str, str]]:
                 "message": f"字段类型错误:{field} 应为{'或'.join(names)}",
             }
         ]
+    if error.validator == "format" and error.validator_value == "date":
+        return [
+            {
+                "field": field,
+                "code": "invalid_date",
+                "message": f"日期无效:{field},应为 {DAY_RANGE_TEXT} 之间存在的日期,格式 YYYY-MM-DD",
+            }
+        ]
     if error.validator in ("minLength", "minItems") and error.validator_value == 1:
         return [{"field": field, "code": "missing_field", "message": f"字段不能为空:{field}"}]
     return [{"field": field, "code": "invalid_value", "message": f"字段取值无效:{field}"}]
@@ -199,6 +372,8 @@ def read_json_body(schema: dict | None) -> Any:
             data = current_app.json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValidationFailed("请求体不是合法的 JSON", code="invalid_json") from exc
+        if _JSON_NUL in raw or _RAW_NUL in raw:  # two substring tests; the walk is rare
+            refuse_nul(data)
     if schema is not None:
         validate(schema, data)
     return data
@@ -214,10 +389,12 @@ def read_query(schema: dict) -> dict[str, Any]:
         kind = props.get(key, {}).get("type")
         if kind == "array":
             value = values
-        elif kind in ("integer", "number"):
+        elif kind == "integer":
+            value = coerce_integer(value)
+        elif kind == "number":
             # Left as a string when it is not a number: the schema then reports invalid_type.
             with contextlib.suppress(ValueError):
-                value = int(value) if kind == "integer" else float(value)
+                value = float(value)
         elif kind == "boolean" and value in ("true", "false", "1", "0"):
             value = value in ("true", "1")
         data[key] = value

@@ -7,7 +7,7 @@ from datetime import date
 
 from backend.errors import ValidationFailed
 from backend.services import certificate_types, issuance_rate, seals
-from backend.services.certificate_schema import parse_date
+from backend.validation import DAY_RANGE_TEXT, parse_day
 from miniprogram_api import bp
 from miniprogram_api.certificates import TYPE_SCHEMA
 from miniprogram_api.registry import endpoint, obj
@@ -122,9 +122,13 @@ def reorganise_department(caller, body, code):
 def _day(query: dict, name: str) -> date | None:
     if name not in query:
         return None
-    day = parse_date(query[name])
+    day = parse_day(query[name])
     if day is None:
-        raise ValidationFailed(f"日期无效:{name}", code="invalid_date", field=name)
+        raise ValidationFailed(
+            f"日期无效:{name},应为 {DAY_RANGE_TEXT} 之间存在的日期,格式 YYYY-MM-DD",
+            code="invalid_date",
+            field=name,
+        )
     return day
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Response, request
 
 from backend.models import Role
 from backend.services import codes, offline_codes, scans, usage_records
-from backend.validation import ROW_ID
+from backend.validation import ROW_ID, parse_day
 from miniprogram_api import bp
 from miniprogram_api.registry import ANYONE, endpoint, obj, page_query
 
@@ -303,6 +301,6 @@ def verify_offline_code(caller, body):
     response={"type": "object"},
 )
 def supervision_usage(caller, query):
-    since = date.fromisoformat(query["since"]) if "since" in query else None
-    until = date.fromisoformat(query["until"]) if "until" in query else None
+    since = parse_day(query["since"]) if "since" in query else None
+    until = parse_day(query["until"]) if "until" in query else None
     return usage_records.usage_figures(since, until)

@@ -3,15 +3,13 @@ and publishes in batches; catalogue import and export."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Response, request
 
 from backend.models import Role
 from backend.models.service_items import CATEGORIES, ItemState
 from backend.service_item_presenters import present_batch, present_event, present_staff_item
 from backend.services import service_item_catalogue, service_item_workflow, service_items
-from backend.validation import ROW_ID
+from backend.validation import ROW_ID, parse_day
 from miniprogram_api import bp
 from miniprogram_api.registry import endpoint, obj, page_query
 
@@ -253,7 +251,7 @@ def revise_service_item(caller, item_id):
     errors=[404, 409],
 )
 def create_publication_batch(caller, body):
-    published_on = date.fromisoformat(body["published_on"]) if "published_on" in body else None
+    published_on = parse_day(body["published_on"]) if "published_on" in body else None
     batch, items = service_item_workflow.publish_batch(
         caller, body["title"], body["item_ids"], published_on
     )

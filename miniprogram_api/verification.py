@@ -10,6 +10,7 @@ from backend.services import verification_access as access
 from backend.services import verification_routes as routes
 from backend.services.verification_figures import verification_figures
 from backend.services.verification_present import present_request
+from backend.validation import parse_day
 from miniprogram_api import bp
 from miniprogram_api.registry import LOGGED_IN, endpoint, obj, page_query
 
@@ -110,7 +111,7 @@ LIST_QUERY = page_query(
 
 
 def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
+    return parse_day(value) if value else None
 
 
 def _present(request, caller) -> dict:

@@ -19,6 +19,7 @@ from backend import clock
 from backend.errors import Forbidden, UnprocessableEntity
 from backend.extensions import db
 from backend.models import Certificate, CertificateType, CompanyRepresentative, User
+from backend.validation import parse_day
 
 Resolver = Callable[[int, dict[str, Any]], Select]
 
@@ -107,7 +108,11 @@ def expiring_within(department_id: int, params: dict[str, Any]) -> Select:
 
 def expiring_on(department_id: int, params: dict[str, Any]) -> Select:
     cert_type = own_certificate_type(department_id, params["certificate_type"])
-    day = date.fromisoformat(params["expires_on"])
+    day = parse_day(params["expires_on"])
+    if day is None:  # the API's schema refuses it first; internal specs come here directly
+        raise UnprocessableEntity(
+            "日期无效:audience.expires_on", code="invalid_date", field="audience.expires_on"
+        )
     return holders_of(Certificate.type_id == cert_type.id, Certificate.expires_on == day)
 
 

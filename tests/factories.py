@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import date
 from typing import Any
 
@@ -141,6 +142,16 @@ class ApiClient:
     def delete(self, path: str, token: str | None = None, **kwargs):
         headers = self._headers(token, kwargs.pop("headers", None))
         return self.client.delete(API + path, headers=headers, **kwargs)
+
+
+def web_login(client, user) -> str:
+    """Log ``user`` in through the web form; the session's CSRF token, for later posts."""
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    client.post(
+        "/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token}
+    )
+    return token
 
 
 def error_of(response) -> dict:

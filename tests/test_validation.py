@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 
 from backend.errors import ValidationFailed
 from backend.services.complaints import COMPLAINT_BODY
-from backend.validation import _fast_check, validate
+from backend.validation import _fast_check, coerce_integer, validate
 from miniprogram_api.registry import REGISTRY
 from tests.factories import create_user, create_verifier_member, error_of
 from webapp.forms import PAGE_QUERY
@@ -242,9 +242,12 @@ def test_dates_are_checked_by_jsonschema_alone():
     schema = {"type": "object", "properties": {"on": {"type": "string", "format": "date"}}}
     assert _fast_check(schema) is None
     assert validate_accepts(schema, {"on": "2024-02-29"})
-    with pytest.raises(ValidationFailed) as caught:
-        validate(schema, {"on": "2023-02-29"})
-    assert caught.value.code == "invalid_value" and caught.value.field == "on"
+    for bad in ("2023-02-29", "0001-01-01", "9999-12-31", " 2024-02-29", "２０２４-02-29"):
+        with pytest.raises(ValidationFailed) as caught:
+            validate(schema, {"on": bad})
+        assert caught.value.code == "invalid_date" and caught.value.field == "on", bad
+    assert validate_accepts(schema, {"on": "1900-01-01"})
+    assert validate_accepts(schema, {"on": "2199-12-31"})
 
 
 @pytest.mark.parametrize(
@@ -307,3 +310,23 @@ def test_a_boolean_certificate_id_gets_the_same_error_envelope(api):
         "message": "字段类型错误:certificate_ids.0 应为整数",
     }
     assert error_of(response) == {**detail, "details": [detail]}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1", 1),
+        ("0007", 7),
+        ("-3", -3),
+        ("²", "²"),  # str.isdigit() says yes, int() raises
+        ("١٢", "١٢"),  # int() reads Arabic-Indic digits
+        (" 1", " 1"),
+        ("1_0", "1_0"),
+        ("", ""),
+        ("9" * 19, 10**18),
+        ("9" * 5000, 10**18),  # past int()'s 4,300-digit limit
+        ("-" + "9" * 30, -(10**18)),
+    ],
+)
+def test_query_integers_are_ascii_digits_and_long_ones_are_past_every_bound(text, expected):
+    assert coerce_integer(text) == expected

@@ -15,6 +15,10 @@ from webapp import assets  # noqa: E402
 bp.after_app_request(assets.cache_static)
 bp.add_app_template_global(assets.asset, "asset")
 
+from webapp import forms  # noqa: E402
+
+bp.add_app_template_global(forms.page_url, "page_url")
+
 from webapp import (  # noqa: E402
     code_landing,  # noqa: F401
     pages_certificates,  # noqa: F401

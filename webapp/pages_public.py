@@ -8,7 +8,7 @@ from backend.errors import AppError
 from backend.models.service_items import CATEGORIES
 from backend.service_item_presenters import present_public_item
 from backend.services import exemption_list
-from backend.validation import validate
+from backend.validation import coerce_integer, validate
 from webapp import bp
 
 PER_PAGE = 20
@@ -27,7 +27,7 @@ def _filters() -> dict:
     raw = {k: request.args.get(k, "").strip() for k in ("q", "category", "page")}
     filters: dict = {k: v for k, v in raw.items() if v}
     if "page" in filters:
-        filters["page"] = int(filters["page"]) if filters["page"].isdigit() else filters["page"]
+        filters["page"] = coerce_integer(filters["page"])
     return validate(FILTERS, filters)
 
 

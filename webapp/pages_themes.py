@@ -14,8 +14,11 @@ from backend.theme_presenters import (
     present_bundle,
     present_bundle_summary,
 )
+from backend.validation import ROW_ID, coerce_integer, validate
 from webapp import bp
 from webapp.guards import HOLDERS, page_for
+
+CONSENT_QUERY = {"type": "object", "properties": {"consent": ROW_ID}}
 
 
 @bp.get("/themes")
@@ -61,9 +64,10 @@ def _typed(kind: str, value: str):
 def theme_apply(bundle_id: int):
     """The unified form: pre-filled values shown read-only, the rest typed in; apply once
     (the form carries an idempotency key, so a double submit makes one application)."""
-    consent_id = request.args.get("consent", type=int)
-    if consent_id is None:
+    raw = request.args.get("consent", "")
+    if not raw:
         return redirect(url_for("web.theme_consent", bundle_id=bundle_id))
+    consent_id = validate(CONSENT_QUERY, {"consent": coerce_integer(raw)})["consent"]
     filled = theme_consents.prefill(current_user, bundle_id, consent_id)
     error = None
     if request.method == "POST":

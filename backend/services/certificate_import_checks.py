@@ -31,6 +31,7 @@ from backend.services.certificate_issuing import (
     parse_paper_issued_at,
 )
 from backend.services.certificate_schema import Problem, check_certificate_data, check_validity
+from backend.validation import refuse_nul_in_upload
 
 REQUIRED_COLUMNS = ("paper_serial", "holder_name", "holder_id", "issued_on")
 OPTIONAL_COLUMNS = ("expires_on", "paper_issued_at")
@@ -107,13 +108,7 @@ def read_table(raw: bytes, *, max_bytes: int | None, max_rows: int | None) -> Ta
         raise _file_error(
             "invalid_encoding", "文件不是 UTF-8 编码,请另存为 UTF-8 格式的 CSV"
         ) from exc
-    if "\x00" in text:  # UTF-16 or a binary file; PostgreSQL text cannot hold it either
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise _file_error(
-            "nul_character",
-            f"文件第 {line} 行含有空字符(NUL),不是文本格式的 CSV,请另存为 UTF-8 格式的 CSV",
-            line=line,
-        )
+    refuse_nul_in_upload(text)
     try:
         table = [
             (number, row)

@@ -28,7 +28,6 @@ from backend.models import (
 from backend.security.checksums import normalise_id_number
 from backend.services import accounts, issuing_profiles, issuing_writes
 from backend.services.certificate_schema import (
-    EARLIEST_ISSUE,
     Problem,
     check_certificate_data,
     check_validity,
@@ -47,6 +46,7 @@ from backend.services.certificate_types import (
     joint_departments,
 )
 from backend.services.tx import session_untouched, transactional
+from backend.validation import DAY_RANGE_TEXT, parse_moment
 from notifications.service import notify
 
 # The fields that repeat the holder's identifier; they must agree with the holder.
@@ -68,25 +68,21 @@ def authorise_issuer(officer: User | None, cert_type: CertificateType) -> Depart
 
 
 def parse_paper_issued_at(value: Any) -> tuple[datetime | None, Problem | None]:
-    """ISO date or date-time (no zone: Asia/Shanghai), neither in the future nor before 1900."""
+    """ISO date or date-time (no zone: Asia/Shanghai), within the platform's date range
+    (``parse_moment``), not in the future."""
     if value is None or value == "":
         return None, None
-    parsed: datetime | None = None
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            parsed = None
+    parsed = parse_moment(value)
     if parsed is None:
-        return None, Problem("paper_issued_at", "invalid_datetime", "纸质证照发证时间无效")
+        return None, Problem(
+            "paper_issued_at",
+            "invalid_datetime",
+            f"纸质证照发证时间无效,应为 {DAY_RANGE_TEXT} 之间的日期或日期时间(ISO 8601)",
+        )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=clock.SHANGHAI)
     if parsed > clock.now():
         return None, Problem("paper_issued_at", "issued_in_future", "纸质证照发证时间不能晚于现在")
-    if parsed.date() < EARLIEST_ISSUE:  # the day as written, in its own zone
-        return None, Problem(
-            "paper_issued_at", "issued_too_early", f"纸质证照发证时间不能早于 {EARLIEST_ISSUE}"
-        )
     return parsed, None
 
 

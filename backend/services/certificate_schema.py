@@ -10,7 +10,6 @@ problem is reported at once, each naming its field with a stable code.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -26,6 +25,7 @@ from backend.security.checksums import (
     is_valid_id_number,
     normalise_id_number,
 )
+from backend.validation import DAY_RANGE_TEXT, parse_day
 
 # Imports check the same number twice per row (holder and field): remember recent answers.
 valid_id_number = lru_cache(maxsize=4096)(is_valid_id_number)
@@ -34,7 +34,6 @@ DEFAULT_TEXT_LENGTH = 200
 MAX_TEXT_LENGTH = 2000
 # The field whose date, when present, is the certificate's expiry.
 EXPIRY_FIELD = "有效期至"
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -49,21 +48,10 @@ class Problem:
         return asdict(self)
 
 
-# No certificate is older: a floor also keeps every issue time storable (midnight of
-# 0001-01-01 in Shanghai is before year 1 in UTC).
-EARLIEST_ISSUE = date(1900, 1, 1)
-
-
 def parse_date(value: Any) -> date | None:
-    """``YYYY-MM-DD`` naming a day that exists, else None."""
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str) or not _ISO_DATE.match(value.strip()):
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        return None
+    """``YYYY-MM-DD`` naming a day that exists within the platform's range, else None
+    (the one rule for every date input: ``backend.validation.parse_day``)."""
+    return parse_day(value)
 
 
 def _number(value: Any) -> int | float | None:
@@ -104,7 +92,9 @@ def _check_value(spec: dict, value: Any) -> tuple[Any, Problem | None]:
         parsed = parse_date(value)
         if parsed is None:
             return None, Problem(
-                name, "invalid_date", f"{name}:日期无效,应为存在的日期,格式 YYYY-MM-DD"
+                name,
+                "invalid_date",
+                f"{name}:日期无效,应为 {DAY_RANGE_TEXT} 之间存在的日期,格式 YYYY-MM-DD",
             )
         return parsed.isoformat(), None
     if kind == "enum":
@@ -204,19 +194,27 @@ def check_validity(
     problems: list[Problem] = []
     issued = parse_date(issued_on) if issued_on is not None else today
     if issued is None:
-        problems.append(Problem("issued_on", "invalid_date", "发证日期无效,格式 YYYY-MM-DD"))
+        problems.append(
+            Problem(
+                "issued_on",
+                "invalid_date",
+                f"发证日期无效,应为 {DAY_RANGE_TEXT} 之间存在的日期,格式 YYYY-MM-DD",
+            )
+        )
     elif issued > today:
         problems.append(Problem("issued_on", "issued_in_future", "发证日期不能晚于今天"))
-    elif issued < EARLIEST_ISSUE:
-        problems.append(
-            Problem("issued_on", "issued_too_early", f"发证日期不能早于 {EARLIEST_ISSUE}")
-        )
     expiry_field = "expires_on"
     expires: date | None = None
     if not _blank(expires_on):
         expires = parse_date(expires_on)
         if expires is None:
-            problems.append(Problem("expires_on", "invalid_date", "有效期至日期无效"))
+            problems.append(
+                Problem(
+                    "expires_on",
+                    "invalid_date",
+                    f"有效期至日期无效,应为 {DAY_RANGE_TEXT} 之间存在的日期",
+                )
+            )
     elif EXPIRY_FIELD in cleaned:
         expires, expiry_field = date.fromisoformat(cleaned[EXPIRY_FIELD]), EXPIRY_FIELD
     elif issued is not None and cert_type.validity_years:

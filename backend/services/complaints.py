@@ -16,7 +16,7 @@ from backend.errors import RateLimited, UnprocessableEntity
 from backend.extensions import db
 from backend.models import Complaint, Department, User
 from backend.services.tx import transactional
-from backend.validation import ROW_ID
+from backend.validation import ROW_ID, parse_day
 
 # How far back a report may go, and how many one account may file a day (abuse guard).
 MAX_AGE_DAYS = 366
@@ -51,7 +51,9 @@ def _required_text(value: str, field: str, label: str) -> str:
 @transactional
 def submit_complaint(reporter: User, body: dict[str, Any]) -> Complaint:
     """Store a report validated against ``COMPLAINT_BODY``; dates are Shanghai calendar days."""
-    occurred_on = date.fromisoformat(body["occurred_on"])
+    occurred_on = parse_day(body["occurred_on"])
+    if occurred_on is None:  # the schema's "date" format refuses it first
+        raise UnprocessableEntity("发生日期无效", code="invalid_date", field="occurred_on")
     today = _today()
     if occurred_on > today:
         raise UnprocessableEntity(

@@ -30,6 +30,7 @@ from backend.services.service_items import (
     start_revision,
 )
 from backend.services.tx import transactional
+from backend.validation import refuse_nul, refuse_nul_in_upload
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 20_000
@@ -137,6 +138,7 @@ def _read_csv(raw: bytes) -> list[tuple[list[int], dict, list[dict]]]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _rejected("文件须为 UTF-8 编码的 CSV", "invalid_encoding") from exc
+    refuse_nul_in_upload(text)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip() for h in next(reader, [])]
@@ -213,6 +215,7 @@ def _read_json(raw: bytes, department: Department) -> list[tuple[list[int], dict
         data = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise _rejected("文件不是合法的 UTF-8 JSON", "invalid_file") from exc
+    refuse_nul(data)
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise _rejected("JSON 须为包含 items 数组的对象", "invalid_file", field="items")
     unknown = sorted(set(data) - {"department", "exported_at", "items"})

@@ -9,8 +9,8 @@ Pre-filled values come from consented certificates on the server, never from the
 from __future__ import annotations
 
 import json
+import math
 import re
-from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -43,6 +43,7 @@ from backend.services.themes import BundleItem, bundle_items, published_bundle
 from backend.services.tx import transactional
 from backend.services.verification import create_verification_request
 from backend.services.verification_notify import officer_ids
+from backend.validation import parse_day
 from notifications.service import notify
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
@@ -79,16 +80,14 @@ def _existing(caller: User, key: str) -> ThemeApplication | None:
 def _type_ok(kind: str, value: Any) -> bool:
     if kind == "id_number":
         return isinstance(value, str) and is_valid_id_number(value)
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "number":  # a finite float: the web form's float() reads "nan", "inf"
+        if isinstance(value, float):
+            return math.isfinite(value)
+        return isinstance(value, int) and not isinstance(value, bool)
     if not isinstance(value, str):
         return False
     if kind == "date":
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            return False
-        return len(value) == 10
+        return parse_day(value) is not None and len(value) == 10
     return len(value) <= 500
 
 

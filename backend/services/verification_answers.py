@@ -27,6 +27,7 @@ from backend.security.checksums import (
 from backend.services import seals
 from backend.services.accounts import person_id_number
 from backend.services.certificate_store import seal_and_store
+from backend.validation import DAY_RANGE_TEXT, parse_day
 
 _SPACE = re.compile(r"\s+")
 REUSE_CANDIDATES = 5
@@ -166,10 +167,8 @@ def _check_value(spec: dict[str, Any], value: Any) -> Any:
         if not is_valid_credit_code(value):
             raise _bad(name, "统一社会信用代码校验未通过", "invalid_credit_code")
     elif kind == "date":
-        try:
-            date.fromisoformat(value)
-        except ValueError as exc:
-            raise _bad(name, f"{name} 应为 YYYY-MM-DD 格式的日期") from exc
+        if parse_day(value) is None:
+            raise _bad(name, f"{name} 应为 {DAY_RANGE_TEXT} 之间 YYYY-MM-DD 格式的日期")
     elif kind == "enum" and value not in spec.get("options", []):
         raise _bad(name, f"{name} 的取值不在可选范围内")
     elif len(value) > int(spec.get("max_length", 200)):

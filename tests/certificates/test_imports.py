@@ -278,23 +278,24 @@ def test_blank_rows_are_skipped_but_rows_keep_their_spreadsheet_numbers(api, set
 
 
 @pytest.mark.parametrize(
-    ("issued_on", "paper_issued_at", "field"),
+    ("issued_on", "paper_issued_at", "field", "code"),
     [
-        ("0001-01-01", "", "issued_on"),  # midnight in Shanghai is before year 1 in UTC
-        ("1899-12-31", "", "issued_on"),
-        ("2020-05-01", "0001-01-01T00:00:00", "paper_issued_at"),
-        ("2020-05-01", "0001-01-01T00:00:00+14:00", "paper_issued_at"),
-        ("2020-05-01", "1899-12-31T23:59:59+08:00", "paper_issued_at"),
+        # midnight in Shanghai is before year 1 in UTC: once a 500
+        ("0001-01-01", "", "issued_on", "invalid_date"),
+        ("1899-12-31", "", "issued_on", "invalid_date"),
+        ("2020-05-01", "0001-01-01T00:00:00", "paper_issued_at", "invalid_datetime"),
+        ("2020-05-01", "0001-01-01T00:00:00+14:00", "paper_issued_at", "invalid_datetime"),
+        ("2020-05-01", "1899-12-31T23:59:59+08:00", "paper_issued_at", "invalid_datetime"),
     ],
 )
-def test_a_date_before_1900_is_a_bad_row(api, setting, issued_on, paper_issued_at, field):
+def test_a_date_before_1900_is_a_bad_row(api, setting, issued_on, paper_issued_at, field, code):
     cert_type, token = setting
     header = [*IMPORT_HEADER, "paper_issued_at"]
     row = import_row("E1", valid_id_number(), issued_on=issued_on) + [paper_issued_at]
     response = upload(api, token, csv_bytes(header, [row]), cert_type.code)
     assert response.status_code == 422, response.get_json()
     (problem,) = error_of(response)["details"]
-    assert (problem["row"], problem["field"], problem["code"]) == (2, field, "issued_too_early")
+    assert (problem["row"], problem["field"], problem["code"]) == (2, field, code)
     assert "1900-01-01" in problem["message"]
     assert count(Certificate) == 0
 
@@ -373,3 +374,22 @@ def test_a_large_import_shares_the_sealing_with_a_helper_process(api, setting, m
     assert len({c.serial for c in certificates}) == 7
     for certificate in certificates:
         assert verify_certificate(certificate).ok, certificate.serial
+
+
+def test_a_nul_in_a_cell_or_the_file_name_is_refused_naming_the_line(api, setting):
+    """PostgreSQL cannot store a NUL: refused before any row is checked or stored."""
+    cert_type, token = setting
+    rows = good_file(3).split(b"\n")
+    rows[2] = rows[2].replace(b",", b"\x00,", 1)
+    response = upload(api, token, b"\n".join(rows), cert_type.code)
+    assert response.status_code == 422, response.get_json()  # the file's content
+    error = error_of(response)
+    assert (error["code"], error["field"], error["line"]) == ("nul_character", "file", 3)
+    # The file's name is a request field like any other: 400 invalid_character.
+    response = upload(api, token, good_file(1), cert_type.code, name="a\x00.csv")
+    assert response.status_code == 400
+    assert (error_of(response)["code"], error_of(response)["field"]) == (
+        "invalid_character",
+        "file",
+    )
+    assert count(Certificate) == 0 and count(CertificateImport) == 0

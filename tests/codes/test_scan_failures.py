@@ -210,3 +210,19 @@ def test_an_id_beyond_the_databases_integers_is_a_named_400_not_a_500(api, world
         json={"certificate_id": 2**40, "fields": ["姓名"]},
     )
     assert offline.status_code == 400 and offline.get_json()["error"]["field"] == "certificate_id"
+
+
+def test_a_nul_in_the_purpose_is_refused_before_the_code_is_consumed(api, world):
+    """PostgreSQL cannot store a NUL: refused up front, the one-time code stays usable."""
+    code = show_ok(api, world.citizen_token, [world.id_card.id])
+    response = api.post(
+        "/scans",
+        token=world.member_token,
+        json={"qr_content": code["qr_content"], "purpose": "x\u0000"},
+    )
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "invalid_character"
+    assert error_of(response)["field"] == "purpose"
+    assert usage_count() == 0
+    assert scan(api, world.member_token, code["qr_content"]).status_code == 200
+    assert usage_count() == 1

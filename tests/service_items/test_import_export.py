@@ -223,3 +223,21 @@ def test_only_officers_import_and_only_their_own_department_is_exported(api, sta
         "/service-item-catalogue.json?department=psb", token=staff.supervisor_token
     ).get_json()
     assert [i["handling_item"] for i in by_supervisor["items"]] == ["户口迁移"]
+
+
+def test_a_nul_in_a_csv_or_json_catalogue_is_refused_naming_where(api, staff):
+    """PostgreSQL cannot store a NUL: refused before anything is checked or stored."""
+    lines = GOOD_CSV.split("\n")
+    lines[3] = lines[3].replace("食品安全管理制度", "食品安全\x00管理制度")
+    response = _import(api, staff.amr_token, "\n".join(lines))
+    assert response.status_code == 422  # the file's content, like certificate imports
+    error = error_of(response)
+    assert (error["code"], error["field"], error["line"]) == ("nul_character", "file", 4)
+    items = [
+        {"category": "行政许可", "main_item": "甲", "sub_item": "甲", "handling_item": "甲\u0000"}
+    ]
+    response = _import(api, staff.amr_token, json.dumps({"items": items}), "application/json")
+    assert response.status_code == 400
+    error = error_of(response)
+    assert (error["code"], error["field"]) == ("invalid_character", "items.0.handling_item")
+    assert _counts() == (0, 0)

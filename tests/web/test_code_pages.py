@@ -9,36 +9,27 @@ from sqlalchemy import func, select
 from backend.extensions import db
 from backend.models import UsageRecord
 from tests.factories import (
-    PASSWORD,
     create_certificate,
     create_user,
     create_verifier_member,
+    web_login,
 )
 
 
-def _login(client, user) -> str:
-    html = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-    client.post(
-        "/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token}
-    )
-    return token
-
-
 def test_a_clerk_cannot_open_the_holders_pages(client):
-    _login(client, create_verifier_member())
+    web_login(client, create_verifier_member())
     assert client.get("/show-code").status_code == 403
     assert client.get("/usage-records").status_code == 403
 
 
 def test_a_citizen_cannot_open_the_clerks_pages(client):
-    _login(client, create_user())
+    web_login(client, create_user())
     assert client.get("/scan").status_code == 403
     assert client.get("/scans").status_code == 403
 
 
 def test_a_malformed_code_typed_on_the_scan_page_is_refused_and_nothing_is_recorded(client):
-    token = _login(client, create_verifier_member())
+    token = web_login(client, create_verifier_member())
     response = client.post(
         "/scan", data={"csrf_token": token, "purpose": "入住登记", "qr_content": "not a code"}
     )
@@ -50,7 +41,7 @@ def test_a_malformed_code_typed_on_the_scan_page_is_refused_and_nothing_is_recor
 
 
 def test_the_scan_form_needs_its_csrf_token(client):
-    _login(client, create_verifier_member())
+    web_login(client, create_verifier_member())
     response = client.post("/scan", data={"purpose": "入住登记", "qr_content": "x" * 22})
     assert response.status_code == 400
     assert "页面已过期" in response.get_data(as_text=True)
@@ -60,7 +51,7 @@ def test_the_show_code_page_refuses_a_certificate_that_is_not_mine(client):
     someone_elses = create_certificate()
     citizen = create_user()
     mine = create_certificate(holder=citizen.person)
-    _login(client, citizen)
+    web_login(client, citizen)
     refused = client.get(f"/show-code?certificate={someone_elses.id}")
     assert refused.status_code == 422
     assert "所选证照不可出示" in refused.get_data(as_text=True)
@@ -75,7 +66,7 @@ def test_the_show_code_page_refuses_a_certificate_that_is_not_mine(client):
 def test_a_refresh_moves_under_2_kb_on_the_wire_headers_included(client):
     citizen = create_user()
     mine = create_certificate(holder=citizen.person)
-    token = _login(client, citizen)
+    token = web_login(client, citizen)
     response = client.post(
         "/api/mp/v1/codes",
         json={"certificate_ids": [mine.id]},
@@ -89,7 +80,7 @@ def test_a_refresh_moves_under_2_kb_on_the_wire_headers_included(client):
 
 
 def test_reporting_a_usage_record_without_a_reason_says_so(client):
-    token = _login(client, create_user())
+    token = web_login(client, create_user())
     response = client.post("/usage-records/1/report", data={"csrf_token": token, "reason": " "})
     assert response.status_code == 302
     assert "请填写举报原因" in client.get(response.location).get_data(as_text=True)

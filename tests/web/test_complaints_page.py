@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 
 from backend.extensions import db
 from backend.models import Complaint
-from tests.factories import PASSWORD, create_department, create_user, create_verifier_member
-
-
-def _login(client, user) -> str:
-    html = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-    client.post(
-        "/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token}
-    )
-    return token
+from tests.factories import (
+    create_department,
+    create_user,
+    create_verifier_member,
+    web_login,
+)
 
 
 def test_a_citizen_reports_an_office_through_the_form_in_the_browser(browser):
@@ -39,7 +33,7 @@ def test_a_citizen_reports_an_office_through_the_form_in_the_browser(browser):
 
 def test_a_form_missing_the_office_is_shown_again_with_the_error_next_to_the_field(client):
     user = create_user()
-    token = _login(client, user)
+    token = web_login(client, user)
     response = client.post(
         "/complaints/new",
         data={"csrf_token": token, "office_name": " ", "demanded_material": "证明"},
@@ -52,7 +46,7 @@ def test_a_form_missing_the_office_is_shown_again_with_the_error_next_to_the_fie
 
 
 def test_the_report_form_limits_lengths_with_real_attributes(client):
-    _login(client, create_user())
+    web_login(client, create_user())
     html = client.get("/complaints/new").get_data(as_text=True)
     assert 'id="office_name" name="office_name"' in html and 'maxlength="200"' in html
     assert "=&#34;" not in html  # no attribute escaped into text
@@ -60,7 +54,7 @@ def test_the_report_form_limits_lengths_with_real_attributes(client):
 
 def test_the_report_form_refuses_a_post_without_its_csrf_token(client):
     user = create_user()
-    _login(client, user)
+    web_login(client, user)
     response = client.post(
         "/complaints/new",
         data={"office_name": "窗口", "demanded_material": "证明", "occurred_on": "2026-01-01"},
@@ -70,7 +64,7 @@ def test_the_report_form_refuses_a_post_without_its_csrf_token(client):
 
 
 def test_a_verifier_cannot_open_the_report_form(client):
-    _login(client, create_verifier_member())
+    web_login(client, create_verifier_member())
     assert client.get("/complaints/new").status_code == 403
 
 

@@ -3,9 +3,21 @@ values, in the browser; the public browses the published bundles."""
 
 from __future__ import annotations
 
+import re
+
+from sqlalchemy import func, select
+
+from backend.extensions import db
+from backend.models.themes import ThemeApplication
 from backend.services.seed import run_seed
-from tests.factories import create_company, create_company_representative, create_person
-from tests.themes.factories import bundle_id, restaurant_licence
+from tests.factories import (
+    PASSWORD,
+    ApiClient,
+    create_company,
+    create_company_representative,
+    create_person,
+)
+from tests.themes.factories import bundle_body, bundle_id, create_theme_admin, restaurant_licence
 
 STEPS = ["departments", "certificate types", "service items", "verification routes"]
 
@@ -54,3 +66,36 @@ def test_the_themes_list_is_public_and_a_bundle_shows_its_materials(client):
     page = client.get(f"/themes/{bundle_id('open_restaurant')}").get_data(as_text=True)
     assert "登录后申请" in page and "营业执照" in page
     assert client.get("/themes/999999").status_code == 404
+
+
+def test_a_number_that_is_not_finite_on_the_theme_form_is_refused_not_a_500(client):
+    """``float()`` reads "nan", "inf" and 5,000 nines; JSON (and PostgreSQL) cannot hold them."""
+    run_seed([*STEPS, "theme bundles"], echo=lambda _: None)
+    api = ApiClient(client)
+    admin = api.login(create_theme_admin())
+    bundle = api.post("/theme-bundles", json=bundle_body(), token=admin).get_json()
+    api.post(f"/theme-bundles/{bundle['id']}/publish", token=admin)
+    api.post("/auth/logout", token=admin)
+    company = create_company(name="杭味餐饮管理有限公司")
+    restaurant_licence(company)
+    user = create_company_representative(company, person=create_person(name="李华"))
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    login = {"username": user.username, "password": PASSWORD, "csrf_token": token}
+    client.post("/login", data=login)
+    consented = client.post(f"/themes/{bundle['id']}/consent", data={"csrf_token": token})
+    form_url = consented.headers["Location"]
+    for seats in ("nan", "inf", "9" * 5000):
+        response = client.post(
+            form_url,
+            data={
+                "csrf_token": token,
+                "idempotency_key": "odd-number-1",
+                "field-2": "文三路1号",
+                "field-3": "2026-07-01",
+                "field-4": seats,
+            },
+        )
+        assert response.status_code == 422, seats
+        assert "座位数" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(ThemeApplication.id))) == 0
