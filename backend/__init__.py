@@ -47,6 +47,11 @@ def _check_startup(app: Flask) -> None:
             "The in-process token store works with one worker only; "
             f"{app.config['WORKERS']} workers are configured. Set REDIS_URL."
         )
+    if not app.config.get("WECHAT_PUSH_TOKEN"):  # anyone could sign pushes with a default
+        raise ConfigurationError(
+            f"WECHAT_PUSH_TOKEN is required in {app.config['ENV_NAME']}: set it to the token "
+            "configured for message push in the mini-program's console"
+        )
 
 
 def _refuse_demo_accounts_in_production(app: Flask) -> None:

@@ -116,6 +116,8 @@ class ProductionConfig(Config):
     GENERATE_MISSING_SECRETS = False
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
     WORKERS = _int("WEB_CONCURRENCY", 2)
+    # No development default: it would let anyone sign WeChat push calls.
+    WECHAT_PUSH_TOKEN = os.environ.get("WECHAT_PUSH_TOKEN")
 
 
 class TestingConfig(Config):

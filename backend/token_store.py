@@ -70,6 +70,8 @@ CODE_TOMBSTONE_TTL_S = 600
 # A random version per account, set at login and replaced whenever the account changes:
 # workers that keep the account in memory (backend.caller_cache) reload it when it moves.
 USER_VERSION_PREFIX = "auth:user-version:"
+# Signed WeChat push queries already used (notifications/push.py): each is single-use.
+PUSH_SEEN_PREFIX = "wechat:push-seen:"
 # Rate-limit counters (kept by the ``limits`` library under this prefix).
 RATE_LIMIT_PREFIX = "ratelimit"
 

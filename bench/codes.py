@@ -77,6 +77,7 @@ def configure_environment(args: argparse.Namespace) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "REDIS_URL": args.redis_url,
         "SECRET_KEY": "bench-secret-key",
+        "WECHAT_PUSH_TOKEN": "bench-push-token",
         "DATA_ENCRYPTION_KEY": BENCH_KEY,
         "WEB_CONCURRENCY": "2",
         "TRUST_PROXY": "0",

@@ -34,6 +34,7 @@ def configure(args) -> None:
             "DATABASE_URL": f"{base}/{args.database}",
             "REDIS_URL": args.redis_url,
             "SECRET_KEY": "bench-secret-key",
+            "WECHAT_PUSH_TOKEN": "bench-push-token",
             "DATA_ENCRYPTION_KEY": "YmVuY2gtb25seS1kYXRhLWVuY3J5cHRpb24ta2V5ISE=",
             "WEB_CONCURRENCY": "2",
             "TRUST_PROXY": "0",

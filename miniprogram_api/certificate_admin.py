@@ -44,7 +44,7 @@ CODE = {"type": "string", "minLength": 1, "maxLength": 32}
             "name": {"type": "string", "minLength": 1, "maxLength": 100},
             "validity_years": {"type": "integer", "minimum": 0, "maximum": 100},
             "fields": {"type": "array", "items": FIELD_SPEC, "minItems": 1, "maxItems": 100},
-            "rank": {"type": ["integer", "null"], "minimum": 1},
+            "rank": {"type": ["integer", "null"], "minimum": 1, "maximum": 1_000_000},
             "department": CODE,
             "joint_departments": {"type": "array", "items": CODE, "maxItems": 10},
             "electronic_since": {"type": ["string", "null"], "maxLength": 10},

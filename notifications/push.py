@@ -5,6 +5,11 @@ WeChat signs every call with the token configured in the mini-program's console
 ``wechatpy.utils.check_signature``. GET is the handshake (answer ``echostr``); POST carries
 events, in XML or JSON as configured; subscribe-message events update subscriptions.
 Plain-text mode only: the encrypted ("safe") mode is not configured.
+
+The signature covers the token, timestamp and nonce but not the body, so a signed query
+string is single-use: it is remembered in the token store for the skew window, and a second
+POST with it is acknowledged ("success", as WeChat's own retries of a handled event expect)
+and ignored, whatever body it carries.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from wechatpy.utils import check_signature
 
 from backend import clock
 from backend.errors import AppError, Forbidden, ValidationFailed
+from backend.token_store import PUSH_SEEN_PREFIX, get_token_store
 from miniprogram_api.registry import ANYONE, EndpointSpec, document
 from notifications.subscriptions import record_push_event
 
@@ -28,7 +34,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("wechat_push", __name__)
 
 MAX_PUSH_BYTES = 64 * 1024
-MAX_CLOCK_SKEW_S = 300  # older signed calls are refused: a captured call cannot be replayed
+MAX_CLOCK_SKEW_S = 300  # older signed calls are refused; newer ones are single-use
 SUBSCRIBE_EVENTS = {
     "subscribe_msg_popup_event": "SubscribeMsgPopupEvent",
     "subscribe_msg_change_event": "SubscribeMsgChangeEvent",
@@ -118,6 +124,12 @@ def handle_push(raw: bytes, content_type: str) -> int:
     return record_push_event(str(message.get("FromUserName", "")), event, subscribe_items(message))
 
 
+def first_use(args) -> bool:
+    """Remember this signed query for the skew window; False if it was already used."""
+    key = PUSH_SEEN_PREFIX + args.get("signature", "")
+    return get_token_store().add(key, "1", 2 * MAX_CLOCK_SKEW_S + 60)
+
+
 def _text(body: str, status: int = 200):
     return body, status, {"Content-Type": "text/plain; charset=utf-8"}
 
@@ -137,5 +149,12 @@ def receive():
     raw = request.get_data()
     if len(raw) > MAX_PUSH_BYTES:
         raise too_large
-    handle_push(raw, request.content_type or "")
+    if not first_use(request.args):
+        log.warning("a signed push query was used again: ignored")
+        return _text("success")
+    try:
+        handle_push(raw, request.content_type or "")
+    except Exception:  # not handled: WeChat's retry with the same query must get through
+        get_token_store().delete(PUSH_SEEN_PREFIX + request.args.get("signature", ""))
+        raise
     return _text("success")  # WeChat retries anything else

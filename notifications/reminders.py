@@ -21,6 +21,7 @@ from notifications.templates import format_date
 
 REMINDER_DAYS = (30, 7)
 CATEGORY = "certificate_expiry"
+_TITLE_LENGTH = Campaign.__table__.c.title.type.length
 
 
 @transactional
@@ -51,7 +52,7 @@ def schedule_expiry_reminders(on: date | None = None) -> list[Campaign]:
                     cert_type.department_id,
                     CATEGORY,
                     {
-                        "title": f"{cert_type.name}将于{days}天后到期",
+                        "title": _title(cert_type.name, days),
                         "body": f"您的{cert_type.name}将于{when}到期,请及时办理延续或换发。",
                         "data": {
                             "certificate": cert_type.name,
@@ -67,3 +68,12 @@ def schedule_expiry_reminders(on: date | None = None) -> list[Campaign]:
                 )
             )
     return created
+
+
+def _title(type_name: str, days: int) -> str:
+    """The reminder's title, the type's name shortened to fit the column (a name may be as
+    long as the column itself, and one failing insert would stop every type's reminders)."""
+    suffix = f"将于{days}天后到期"
+    if len(type_name) + len(suffix) > _TITLE_LENGTH:
+        type_name = type_name[: _TITLE_LENGTH - len(suffix) - 1] + "…"
+    return type_name + suffix

@@ -10,6 +10,7 @@ PRODUCTION = {
     "CONFIG_CLASS": ProductionConfig,
     "SECRET_KEY": "prod-secret",
     "DATA_ENCRYPTION_KEY": TestingConfig.DATA_ENCRYPTION_KEY,
+    "WECHAT_PUSH_TOKEN": "prod-push-token",
 }
 
 
@@ -27,6 +28,12 @@ def test_the_in_process_store_is_used_when_no_redis_url_is_set(make_app):
 def test_production_requires_its_secrets(make_app):
     with pytest.raises(ConfigurationError, match="SECRET_KEY is required"):
         make_app(**dict(PRODUCTION, SECRET_KEY=None, DATA_ENCRYPTION_KEY=None))
+
+
+def test_production_requires_the_wechat_push_token(make_app):
+    """The development default is public: pushes signed with it would be accepted."""
+    with pytest.raises(ConfigurationError, match="WECHAT_PUSH_TOKEN is required in production"):
+        make_app(**dict(PRODUCTION, WECHAT_PUSH_TOKEN=None))
 
 
 def test_production_refuses_to_start_while_a_demo_account_exists(make_app):

@@ -34,13 +34,16 @@ ROLE_LABELS = {
 }
 
 
+PERSON_NAME_LENGTH = 50  # inputs that may create a person check against this
+
+
 class Person(CreatedMixin, db.Model):
     """A natural person; the ID number is stored encrypted and found through a keyed hash."""
 
     __tablename__ = "persons"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(PERSON_NAME_LENGTH))
     id_number_cipher: Mapped[bytes] = mapped_column(LargeBinary)
     id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
     phone_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)

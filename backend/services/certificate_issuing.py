@@ -25,6 +25,7 @@ from backend.models import (
     Role,
     User,
 )
+from backend.models.accounts import PERSON_NAME_LENGTH
 from backend.security.checksums import normalise_id_number
 from backend.services import accounts, issuing_profiles, issuing_writes
 from backend.services.certificate_schema import (
@@ -51,7 +52,7 @@ from notifications.service import notify
 
 # The fields that repeat the holder's identifier; they must agree with the holder.
 HOLDER_ID_FIELDS = {"person": "公民身份号码", "company": "统一社会信用代码"}
-MAX_HOLDER_NAME = {"person": 50, "company": 200}  # the persons / companies columns
+MAX_HOLDER_NAME = {"person": PERSON_NAME_LENGTH, "company": 200}  # the persons / companies columns
 
 
 def authorise_issuer(officer: User | None, cert_type: CertificateType) -> Department:

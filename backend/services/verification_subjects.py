@@ -7,6 +7,7 @@ from sqlalchemy import select
 from backend.errors import UnprocessableEntity
 from backend.extensions import db
 from backend.models import Company, Person
+from backend.models.accounts import PERSON_NAME_LENGTH
 from backend.security.checksums import is_valid_credit_code
 from backend.security.crypto import get_cipher
 from backend.services.accounts import check_id_number, find_person
@@ -37,6 +38,12 @@ def resolve_subject(
         number = check_id_number(id_number, field="subject.id_number")
         person = find_person(number)
         if person is None:
+            if len(name) > PERSON_NAME_LENGTH:  # the schema allows a company's longer name
+                raise UnprocessableEntity(
+                    f"姓名过长:不能超过 {PERSON_NAME_LENGTH} 个字符",
+                    code="value_too_long",
+                    field="subject.name",
+                )
             cipher = get_cipher()
             person = Person(
                 name=name,

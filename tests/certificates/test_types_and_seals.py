@@ -86,6 +86,13 @@ def test_a_bad_field_schema_is_refused_and_nothing_changes(api, seeded):
     assert cert_type.name == "居民身份证"
 
 
+def test_a_rank_beyond_the_column_is_refused_naming_it(api, seeded):
+    token = admin_token(api)
+    response = api.patch("/certificate-types/id_card", token=token, json={"rank": 2**31})
+    assert response.status_code == 400, response.get_json()
+    assert error_of(response)["field"] == "rank"
+
+
 def test_only_the_administrator_edits_types_and_keys(api, seeded):
     token = api.login(create_user(Role.SUPERVISOR))
     assert api.patch("/certificate-types/id_card", token=token, json={"rank": 2}).status_code == 403

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import threading
 from urllib.parse import urlencode
 
@@ -21,10 +22,10 @@ from tests.notifications.factories import create_wechat_user
 TOKEN = "test-push-token"  # TestingConfig.WECHAT_PUSH_TOKEN
 
 
-def signed_query(token: str = TOKEN, age_s: int = 0, **extra: str) -> str:
+def signed_query(token: str = TOKEN, age_s: int = 0, nonce: str | None = None, **extra: str) -> str:
     """The query string WeChat sends: sha1 over the sorted token, timestamp and nonce."""
     timestamp = str(int(clock.now().timestamp()) - age_s)
-    nonce = "1234567"
+    nonce = nonce or secrets.token_hex(8)  # WeChat's differs on every call
     signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
     return urlencode({"signature": signature, "timestamp": timestamp, "nonce": nonce, **extra})
 
@@ -76,7 +77,9 @@ def test_the_handshake_echoes_when_the_signature_is_right(client):
         (lambda: signed_query(token="forged-token", echostr="abc"), "invalid_signature"),
         (lambda: "echostr=abc", "invalid_signature"),
         (
-            lambda: signed_query(echostr="abc").replace("nonce=1234567", "nonce=7654321"),
+            lambda: signed_query(echostr="abc", nonce="1234567").replace(
+                "nonce=1234567", "nonce=7654321"
+            ),
             "invalid_signature",
         ),
         (lambda: signed_query(age_s=3600, echostr="abc"), "stale_signature"),
@@ -102,6 +105,32 @@ def test_a_popup_event_records_acceptances_and_refusals(client):
     assert subscription(user, "verification_progress").one_time_remaining == 1
     assert subscription(user, "certificate_used").long_term is False
     assert subscription(user, "someone-elses-template") is None
+
+
+def test_a_signed_query_is_single_use_whatever_body_comes_with_it(client):
+    """The signature does not cover the body: a replayed query must not carry a new event."""
+    user = create_wechat_user(template="verification_progress", one_time=3)
+    query = signed_query()
+    accept = popup_event(user.wechat_openid, ("application_decision", "accept"))
+    assert push(client, accept, query).data == b"success"
+    assert subscription(user, "application_decision").one_time_remaining == 1
+    ban = popup_event(
+        user.wechat_openid, ("verification_progress", "ban"), event="subscribe_msg_change_event"
+    )
+    replayed = push(client, ban, query)
+    assert (replayed.status_code, replayed.data) == (200, b"success")  # WeChat stops retrying
+    assert subscription(user, "verification_progress").one_time_remaining == 3
+    assert push(client, ban).data == b"success"  # a freshly signed call is handled
+    assert subscription(user, "verification_progress").one_time_remaining == 0
+
+
+def test_a_push_that_failed_can_be_retried_with_the_same_query(client):
+    user = create_wechat_user()
+    query = signed_query()
+    assert push(client, "<xml><unclosed>", query).status_code == 400
+    accept = popup_event(user.wechat_openid, ("application_decision", "accept"))
+    assert push(client, accept, query).data == b"success"
+    assert subscription(user, "application_decision").one_time_remaining == 1
 
 
 def test_the_json_push_format_is_understood(client):

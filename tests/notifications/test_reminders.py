@@ -53,6 +53,16 @@ def test_holders_are_reminded_30_and_7_days_before_expiry_once(
     assert by_user[in_7.wechat_openid]["data"]["thing1"] == {"value": "食品经营许可证"}
 
 
+def test_a_type_name_as_long_as_the_title_column_still_gets_its_reminder(runner, frozen_clock):
+    """One failing insert would stop every type's reminders for the day."""
+    cert_type = create_certificate_type(name="证" * 100)
+    holder_expiring_in(cert_type, 30)
+    result = runner.invoke(args=["notifications-expiry-reminders"])
+    assert result.exit_code == 0, result.output
+    (campaign,) = db.session.scalars(select(Campaign)).all()
+    assert len(campaign.title) == 100 and campaign.title.endswith("证…将于30天后到期")
+
+
 def test_a_bad_date_is_refused(runner):
     result = runner.invoke(args=["notifications-expiry-reminders", "--date", "2026-13-01"])
     assert result.exit_code == 2 and "YYYY-MM-DD" in result.output

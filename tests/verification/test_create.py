@@ -167,6 +167,18 @@ def test_a_name_that_does_not_match_the_id_number_is_refused(api, world):
     assert error_of(response)["field"] == "subject.name"
 
 
+def test_a_new_subjects_name_longer_than_a_persons_is_422_naming_it(api, world):
+    """The schema admits a company's 200 characters; a person's name has 50."""
+    subject = {"name": "张" * 51, "id_number": valid_id_number()}
+    response = _create(api, world, subject=subject)
+    assert response.status_code == 422, response.get_json()
+    assert (error_of(response)["code"], error_of(response)["field"]) == (
+        "value_too_long",
+        "subject.name",
+    )
+    assert db.session.scalar(select(VerificationRequest.id)) is None
+
+
 def test_missing_and_unknown_fields_are_named(api, world):
     body = _body(world)
     del body["legal_basis"]
