@@ -124,10 +124,13 @@ def handle_push(raw: bytes, content_type: str) -> int:
     return record_push_event(str(message.get("FromUserName", "")), event, subscribe_items(message))
 
 
+def _seen_key(args) -> str:
+    return PUSH_SEEN_PREFIX + args.get("signature", "")
+
+
 def first_use(args) -> bool:
     """Remember this signed query for the skew window; False if it was already used."""
-    key = PUSH_SEEN_PREFIX + args.get("signature", "")
-    return get_token_store().add(key, "1", 2 * MAX_CLOCK_SKEW_S + 60)
+    return get_token_store().add(_seen_key(args), "1", 2 * MAX_CLOCK_SKEW_S + 60)
 
 
 def _text(body: str, status: int = 200):
@@ -155,6 +158,6 @@ def receive():
     try:
         handle_push(raw, request.content_type or "")
     except Exception:  # not handled: WeChat's retry with the same query must get through
-        get_token_store().delete(PUSH_SEEN_PREFIX + request.args.get("signature", ""))
+        get_token_store().delete(_seen_key(request.args))
         raise
     return _text("success")  # WeChat retries anything else

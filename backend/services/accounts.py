@@ -38,25 +38,34 @@ def check_id_number(value: str, field: str = "id_number") -> str:
     return normalised
 
 
-def find_person(id_number: str) -> Person | None:
-    return db.session.scalar(
-        select(Person).where(Person.id_number_hash == get_cipher().index(id_number))
+def find_person(id_number: str, *, lock: bool = False) -> Person | None:
+    """The person with this ID number. ``lock``: its row locked (PostgreSQL) until the
+    commit and re-read, so bindings of one person run one after the other."""
+    query = select(Person).where(Person.id_number_hash == get_cipher().index(id_number))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(query)
+
+
+def new_person(name: str, id_number: str, phone: str | None = None) -> Person:
+    """A new person, added to the session (not flushed), ID number and phone encrypted."""
+    cipher = get_cipher()
+    person = Person(
+        name=name,
+        id_number_cipher=cipher.encrypt_text(id_number),
+        id_number_hash=cipher.index(id_number),
+        phone_cipher=cipher.encrypt_text(phone) if phone else None,
     )
+    db.session.add(person)
+    return person
 
 
 def get_or_create_person(name: str, id_number: str, phone: str | None = None) -> Person:
     """The person with this ID number; created when new. Adds to the current transaction."""
     id_number = check_id_number(id_number)
     person = find_person(id_number)
-    cipher = get_cipher()
     if person is None:
-        person = Person(
-            name=name,
-            id_number_cipher=cipher.encrypt_text(id_number),
-            id_number_hash=cipher.index(id_number),
-            phone_cipher=cipher.encrypt_text(phone) if phone else None,
-        )
-        db.session.add(person)
+        person = new_person(name, id_number, phone)
         db.session.flush()
     elif person.name != name:
         raise UnprocessableEntity(
@@ -116,35 +125,17 @@ def _identity_mismatch() -> UnprocessableEntity:
     )
 
 
-def _locked_person(id_number: str) -> Person | None:
-    """The person with this ID number, its row locked (PostgreSQL) until the commit, so
-    bindings of one person run one after the other."""
-    return db.session.scalar(
-        select(Person)
-        .where(Person.id_number_hash == get_cipher().index(id_number))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-
-
 def _person_to_bind(name: str, id_number: str, phone: str) -> Person:
     """The existing person, checked against the name and the phone on record, or a new one.
     A person created by a concurrent transaction meanwhile is read and checked instead."""
-    person = _locked_person(id_number)
+    person = find_person(id_number, lock=True)
     if person is None:
-        cipher = get_cipher()
         try:
             with db.session.begin_nested():
-                person = Person(
-                    name=name,
-                    id_number_cipher=cipher.encrypt_text(id_number),
-                    id_number_hash=cipher.index(id_number),
-                    phone_cipher=cipher.encrypt_text(phone),
-                )
-                db.session.add(person)
+                person = new_person(name, id_number, phone)
             return person
         except IntegrityError:  # created concurrently (a binding, an issuance): use it
-            person = _locked_person(id_number)
+            person = find_person(id_number, lock=True)
             if person is None:
                 raise
     if person.name != name or (person.phone_cipher and person_phone(person) != phone):

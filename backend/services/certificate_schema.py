@@ -48,12 +48,6 @@ class Problem:
         return asdict(self)
 
 
-def parse_date(value: Any) -> date | None:
-    """``YYYY-MM-DD`` naming a day that exists within the platform's range, else None
-    (the one rule for every date input: ``backend.validation.parse_day``)."""
-    return parse_day(value)
-
-
 def _number(value: Any) -> int | float | None:
     if isinstance(value, bool):
         return None
@@ -89,7 +83,7 @@ def _check_value(spec: dict, value: Any) -> tuple[Any, Problem | None]:
             return None, Problem(name, "value_too_long", f"{name}:长度不能超过 {limit} 个字符")
         return value, None
     if kind == "date":
-        parsed = parse_date(value)
+        parsed = parse_day(value)
         if parsed is None:
             return None, Problem(
                 name,
@@ -192,7 +186,7 @@ def check_validity(
     """
     today = today or clock.now().astimezone(clock.SHANGHAI).date()
     problems: list[Problem] = []
-    issued = parse_date(issued_on) if issued_on is not None else today
+    issued = parse_day(issued_on) if issued_on is not None else today
     if issued is None:
         problems.append(
             Problem(
@@ -206,7 +200,7 @@ def check_validity(
     expiry_field = "expires_on"
     expires: date | None = None
     if not _blank(expires_on):
-        expires = parse_date(expires_on)
+        expires = parse_day(expires_on)
         if expires is None:
             problems.append(
                 Problem(

@@ -20,10 +20,10 @@ from backend.services.certificate_schema import (
     Problem,
     check_field_schema,
     normalise_field_schema,
-    parse_date,
     raise_problems,
 )
 from backend.services.tx import transactional
+from backend.validation import parse_day
 
 MAX_SUCCESSION = 20  # guards against a cycle slipping in through bad data
 
@@ -129,7 +129,7 @@ def update_type(code: str, changes: dict[str, Any]) -> CertificateType:
         cert_type.joint_department_ids = [d.id for d in departments]
     if "electronic_since" in changes:
         value = changes["electronic_since"]
-        since = parse_date(value) if value else None
+        since = parse_day(value) if value else None
         if value and since is None:
             problems.append(Problem("electronic_since", "invalid_date", "电子化起始日期无效"))
         cert_type.electronic_since = since

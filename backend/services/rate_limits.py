@@ -15,7 +15,7 @@ scan never consumes the code and the check costs no round trip of its own.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from flask import current_app
 from limits import RateLimitItem, parse_many
@@ -64,38 +64,38 @@ def _limiter() -> _Limiter:
     return extensions["rate_limiter"]
 
 
-def hit(setting: str, who: str) -> None:
-    """Count one attempt by ``who`` against every limit in ``setting``; 429 when over."""
+def _first_full(setting: str, who: str, step: Callable[..., bool]) -> RateLimitItem | None:
+    """Run ``step`` (the strategy's ``hit`` or ``test``) on each limit in ``setting`` for
+    ``who``; the first one it refuses. Redis down: 503, failing closed."""
     limiter = _limiter()
     try:
         for item in limiter.items(setting):
-            if not limiter.strategy.hit(item, setting.lower(), who):
-                raise _too_many(item)
+            if not step(limiter.strategy, item, setting.lower(), who):
+                return item
     except StorageError as exc:
         raise TokenStoreUnavailable() from exc
+    return None
+
+
+def hit(setting: str, who: str) -> None:
+    """Count one attempt by ``who`` against every limit in ``setting``; 429 when over."""
+    full = _first_full(setting, who, FixedWindowRateLimiter.hit)
+    if full is not None:
+        raise _too_many(full)
 
 
 def refuse_when_full(setting: str, who: str, message: str | None = None) -> None:
     """429 when a limit in ``setting`` is already full for ``who``, counting nothing:
     with ``count`` after a failure, only failures are limited (password logins)."""
-    limiter = _limiter()
-    try:
-        for item in limiter.items(setting):
-            if not limiter.strategy.test(item, setting.lower(), who):
-                raise _too_many(item, message)
-    except StorageError as exc:
-        raise TokenStoreUnavailable() from exc
+    full = _first_full(setting, who, FixedWindowRateLimiter.test)
+    if full is not None:
+        raise _too_many(full, message)
 
 
 def count(setting: str, who: str) -> None:
     """Count one attempt that has already happened (a failure) without refusing it;
     the next ``refuse_when_full`` sees it."""
-    limiter = _limiter()
-    try:
-        for item in limiter.items(setting):
-            limiter.strategy.hit(item, setting.lower(), who)
-    except StorageError as exc:
-        raise TokenStoreUnavailable() from exc
+    _first_full(setting, who, lambda strategy, *args: strategy.hit(*args) or True)
 
 
 @contextlib.contextmanager

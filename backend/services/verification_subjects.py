@@ -10,7 +10,7 @@ from backend.models import Company, Person
 from backend.models.accounts import PERSON_NAME_LENGTH
 from backend.security.checksums import is_valid_credit_code
 from backend.security.crypto import get_cipher
-from backend.services.accounts import check_id_number, find_person
+from backend.services.accounts import check_id_number, find_person, new_person
 
 
 def subject_hash_of_company(credit_code: str) -> str:
@@ -44,13 +44,7 @@ def resolve_subject(
                     code="value_too_long",
                     field="subject.name",
                 )
-            cipher = get_cipher()
-            person = Person(
-                name=name,
-                id_number_cipher=cipher.encrypt_text(number),
-                id_number_hash=cipher.index(number),
-            )
-            db.session.add(person)
+            person = new_person(name, number)
             db.session.flush()
         elif person.name != name:
             raise UnprocessableEntity(
